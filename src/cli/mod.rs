@@ -1,0 +1,99 @@
+//! The command line: `validate`, `plan`, `hash-password`.
+
+mod hash_password;
+mod plan;
+mod report;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Exit status: the configuration is valid / the command succeeded.
+pub const EXIT_OK: u8 = 0;
+/// Exit status: the configuration has errors (or warnings with `--deny-warnings`).
+pub const EXIT_INVALID: u8 = 1;
+/// Exit status: the file cannot be read or is not KDL; or a usage/runtime failure.
+pub const EXIT_UNREADABLE: u8 = 2;
+
+/// The version line: version, git revision and build profile.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (rev ",
+    env!("YUBIN_GIT_REV"),
+    ", ",
+    env!("YUBIN_PROFILE"),
+    ")"
+);
+
+#[derive(Debug, Parser)]
+#[command(name = "yubin", version = VERSION, about = "A mail server appliance configured by one KDL file")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// How diagnostics are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Source excerpts with labels and hints (stderr).
+    Human,
+    /// One `file:line:col: severity[code]: message` line each (stderr), for editors and grep.
+    Short,
+    /// One JSON object per line (stdout): code, severity, message, file, line, column, help.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check a configuration file and report every problem at once.
+    Validate {
+        /// The configuration file.
+        file: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
+        /// Treat warnings as errors (exit 1).
+        #[arg(long)]
+        deny_warnings: bool,
+        /// Also resolve every env=/file= secret reference.
+        #[arg(long)]
+        check_secrets: bool,
+    },
+    /// Print the compiled runtime plan as canonical JSON, or what a change does (--diff).
+    Plan {
+        /// The configuration file.
+        #[arg(required_unless_present = "diff")]
+        file: Option<PathBuf>,
+        /// Compare two configuration files and print what changes.
+        #[arg(long, num_args = 2, value_names = ["OLD", "NEW"], conflicts_with = "file")]
+        diff: Option<Vec<PathBuf>>,
+        /// Write the plan to this file instead of standard output.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Read a password (no echo on a terminal; one line from stdin otherwise) and print its
+    /// argon2id hash for `password-hash`.
+    HashPassword,
+}
+
+/// Runs the command line and returns the exit status.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Validate {
+            file,
+            format,
+            deny_warnings,
+            check_secrets,
+        } => validate::run(&file, format, deny_warnings, check_secrets),
+        Command::Plan { file, diff, output } => match (diff, file) {
+            (Some(files), _) => plan::diff(&files[0], &files[1]),
+            (None, Some(file)) => plan::run(&file, output.as_deref()),
+            (None, None) => EXIT_UNREADABLE,
+        },
+        Command::HashPassword => hash_password::run(),
+    };
+    ExitCode::from(code)
+}

@@ -1,0 +1,105 @@
+//! Printing diagnostics: miette's graphical report, one-line form, or JSON lines.
+
+use std::io::{IsTerminal, Write};
+
+use miette::{GraphicalReportHandler, GraphicalTheme};
+
+use super::Format;
+use crate::config::{Diag, Level, Outcome, Source, diag::WithSource};
+
+/// The JSON form of one diagnostic.
+pub fn json(diag: &Diag, source: &Source) -> serde_json::Value {
+    let (line, column) = source.line_col(diag.span.offset());
+    let (end_line, end_column) = source.line_col(diag.span.offset() + diag.span.len());
+    serde_json::json!({
+        "code": diag.code.as_str(),
+        "severity": diag.level.as_str(),
+        "message": diag.message,
+        "file": source.path().display().to_string(),
+        "line": line,
+        "column": column,
+        "end_line": end_line,
+        "end_column": end_column,
+        "label": diag.label,
+        "help": diag.help,
+    })
+}
+
+/// Prints every diagnostic of `outcome` in `format`.
+pub fn print(outcome: &Outcome, format: Format) {
+    match format {
+        Format::Json => {
+            let mut out = std::io::stdout().lock();
+            for d in &outcome.diagnostics {
+                let _ = writeln!(out, "{}", json(d, &outcome.source));
+            }
+        }
+        Format::Short => {
+            let mut err = std::io::stderr().lock();
+            for d in &outcome.diagnostics {
+                let (line, col) = outcome.source.line_col(d.span.offset());
+                let _ = write!(
+                    err,
+                    "{}:{line}:{col}: {}[{}]: {}",
+                    outcome.source.path().display(),
+                    d.level.as_str(),
+                    d.code.as_str(),
+                    d.message
+                );
+                match &d.help {
+                    Some(h) => {
+                        let _ = writeln!(err, " (help: {h})");
+                    }
+                    None => {
+                        let _ = writeln!(err);
+                    }
+                }
+            }
+        }
+        Format::Human => {
+            let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            let theme = if color {
+                GraphicalTheme::unicode()
+            } else {
+                GraphicalTheme::unicode_nocolor()
+            };
+            let handler = GraphicalReportHandler::new_themed(theme).with_context_lines(1);
+            let mut err = std::io::stderr().lock();
+            for d in &outcome.diagnostics {
+                let mut s = String::new();
+                let with = WithSource {
+                    diag: d,
+                    source: &outcome.source,
+                };
+                if handler.render_report(&mut s, &with).is_err() {
+                    s = format!("{}: {}\n", d.level.as_str(), d.message);
+                }
+                let _ = write!(err, "{s}");
+            }
+        }
+    }
+}
+
+/// A one-line summary for stderr ("mail.kdl: 2 errors, 1 warning").
+pub fn summary(outcome: &Outcome) -> String {
+    let (errors, warnings) = outcome.counts();
+    let plural = |n: usize, w: &str| {
+        if n == 1 {
+            format!("{n} {w}")
+        } else {
+            format!("{n} {w}s")
+        }
+    };
+    let name = outcome.source.path().display();
+    match (errors, warnings) {
+        (0, 0) => format!("{name}: valid"),
+        (0, w) => format!("{name}: valid, {}", plural(w, "warning")),
+        (e, 0) => format!("{name}: {}", plural(e, "error")),
+        (e, w) => format!("{name}: {}, {}", plural(e, "error"), plural(w, "warning")),
+    }
+}
+
+/// True when the outcome has an error-level diagnostic.
+pub fn has_errors(outcome: &Outcome) -> bool {
+    outcome.diagnostics.iter().any(|d| d.level == Level::Error)
+}

@@ -1,0 +1,4 @@
+//! The `yubin` command.
+fn main() -> std::process::ExitCode {
+    yubin::cli::main()
+}
