@@ -5,6 +5,14 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod delivery;
+pub mod mailbox;
+pub mod msgauth;
 pub mod plan;
+pub mod runtime;
+pub mod smtp;
+pub mod store;
+pub mod tls;

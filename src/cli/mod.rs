@@ -1,8 +1,9 @@
-//! The command line: `validate`, `plan`, `hash-password`.
+//! The command line: `validate`, `plan`, `serve`, `hash-password`.
 
 mod hash_password;
 mod plan;
 mod report;
+mod serve;
 mod validate;
 
 use std::path::PathBuf;
@@ -73,6 +74,18 @@ enum Command {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+    /// Run the mail server.
+    Serve {
+        /// The configuration file.
+        #[arg(required_unless_present = "plan")]
+        file: Option<PathBuf>,
+        /// Run a compiled plan (`yubin plan -o`) instead of a configuration file.
+        #[arg(long, conflicts_with = "file")]
+        plan: Option<PathBuf>,
+        /// Log line format.
+        #[arg(long, value_enum, default_value = "text")]
+        log_format: serve::LogFormat,
+    },
     /// Read a password (no echo on a terminal; one line from stdin otherwise) and print its
     /// argon2id hash for `password-hash`.
     HashPassword,
@@ -93,6 +106,11 @@ pub fn main() -> ExitCode {
             (None, Some(file)) => plan::run(&file, output.as_deref()),
             (None, None) => EXIT_UNREADABLE,
         },
+        Command::Serve {
+            file,
+            plan,
+            log_format,
+        } => serve::run(file.as_deref(), plan.as_deref(), log_format),
         Command::HashPassword => hash_password::run(),
     };
     ExitCode::from(code)

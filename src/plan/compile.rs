@@ -13,7 +13,7 @@ fn path_str(p: &Path) -> String {
     p.display().to_string()
 }
 
-/// The Maildir folder of a user, relative to the data folder. `/` and `%` in local parts
+/// The Maildir of a user, relative to the data folder: `mail/<domain>/<local>/Maildir`. `/` and `%` in local parts
 /// (legal in a dot-atom) are percent-encoded so a local part is always one path component.
 pub fn maildir_for(domain: &str, local: &str) -> String {
     let safe: String = local
@@ -24,7 +24,7 @@ pub fn maildir_for(domain: &str, local: &str) -> String {
             c => c.to_string(),
         })
         .collect();
-    format!("mail/{domain}/{safe}")
+    format!("mail/{domain}/{safe}/Maildir")
 }
 
 /// Compiles a valid configuration into the runtime plan.

@@ -1,0 +1,277 @@
+//! Users and abuse limits: the login directory, argon2 verification off the async threads,
+//! failed-login bans shared by every listener, and connection limits.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use argon2::{Argon2, PasswordVerifier, password_hash::phc::PasswordHash};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::plan::Plan;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A user who can log in.
+#[derive(Debug, Clone)]
+pub struct Account {
+    /// The mailbox address (the login name).
+    pub address: String,
+    /// argon2 PHC string.
+    pub password_hash: String,
+    /// Logins refused.
+    pub disabled: bool,
+}
+
+/// The login directory (the plan's mailboxes; also synced into the database at start).
+#[derive(Debug)]
+pub struct Directory {
+    accounts: HashMap<String, Account>,
+    alias_domains: HashMap<String, String>,
+    /// At most this many argon2 verifications run at once (each costs ~20 MiB and tens of ms).
+    verifications: Arc<Semaphore>,
+}
+
+/// Why a login failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthError {
+    /// Unknown user, wrong password or disabled account (not distinguished to the client).
+    Invalid,
+    /// The verifier could not run.
+    Temporary,
+}
+
+impl Directory {
+    /// The directory of a plan.
+    pub fn from_plan(plan: &Plan) -> Self {
+        let accounts = plan
+            .mailboxes
+            .iter()
+            .map(|(addr, m)| {
+                (
+                    addr.clone(),
+                    Account {
+                        address: addr.clone(),
+                        password_hash: m.password_hash.clone(),
+                        disabled: m.disabled,
+                    },
+                )
+            })
+            .collect();
+        let alias_domains = plan
+            .domains
+            .iter()
+            .filter_map(|(name, d)| Some((name.clone(), d.alias_of.clone()?)))
+            .collect();
+        Directory {
+            accounts,
+            alias_domains,
+            verifications: Arc::new(Semaphore::new(4)),
+        }
+    }
+
+    /// The account for a login name: the address, case-insensitive; an alias-domain address
+    /// logs into the same account.
+    pub fn account(&self, login: &str) -> Option<&Account> {
+        let login = login.trim().to_lowercase();
+        if let Some(a) = self.accounts.get(&login) {
+            return Some(a);
+        }
+        let (local, domain) = login.rsplit_once('@')?;
+        let target = self.alias_domains.get(domain)?;
+        self.accounts.get(&format!("{local}@{target}"))
+    }
+
+    /// Verifies a password. Returns the account address on success.
+    pub async fn verify(&self, login: &str, password: &str) -> Result<String, AuthError> {
+        let Some(account) = self.account(login).cloned() else {
+            // Spend comparable time on unknown users so timing does not reveal who exists.
+            let _ = self.check_hash(DUMMY_HASH.to_owned(), password.to_owned()).await;
+            return Err(AuthError::Invalid);
+        };
+        let ok = self
+            .check_hash(account.password_hash.clone(), password.to_owned())
+            .await?;
+        if ok && !account.disabled {
+            Ok(account.address)
+        } else {
+            Err(AuthError::Invalid)
+        }
+    }
+
+    async fn check_hash(&self, hash: String, password: String) -> Result<bool, AuthError> {
+        let _permit = self
+            .verifications
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| AuthError::Temporary)?;
+        tokio::task::spawn_blocking(move || {
+            let parsed = PasswordHash::new(&hash).map_err(|_| AuthError::Temporary)?;
+            Ok(Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok())
+        })
+        .await
+        .map_err(|_| AuthError::Temporary)?
+    }
+}
+
+/// A valid argon2id hash of a random password, verified against for unknown users.
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$cP0B+Y6uuzPn8sgIOxG3NQ$2dJc8PPdn5bHEBZUY1apQmfMoWeRhHMs9IjSINshKxE";
+
+/// Failed-login bans, per client IP, shared by every listener.
+#[derive(Debug)]
+pub struct Bans {
+    max_failures: u32,
+    window: Duration,
+    ban: Duration,
+    state: Mutex<HashMap<IpAddr, BanState>>,
+}
+
+#[derive(Debug, Default)]
+struct BanState {
+    failures: Vec<Instant>,
+    banned_until: Option<Instant>,
+}
+
+impl Bans {
+    /// Bans after `max_failures` within `window`, for `ban`.
+    pub fn new(max_failures: u32, window: Duration, ban: Duration) -> Self {
+        Bans {
+            max_failures,
+            window,
+            ban,
+            state: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// True while `ip` is banned.
+    pub fn is_banned(&self, ip: IpAddr) -> bool {
+        let now = Instant::now();
+        let mut st = lock(&self.state);
+        match st.get(&ip).and_then(|s| s.banned_until) {
+            Some(until) if until > now => true,
+            Some(_) => {
+                st.remove(&ip);
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Records a failed login; returns true when this failure started a ban.
+    pub fn record_failure(&self, ip: IpAddr) -> bool {
+        let now = Instant::now();
+        let mut st = lock(&self.state);
+        if st.len() > 100_000 {
+            // Bound memory under a distributed attack: forget entries with no ban.
+            st.retain(|_, s| s.banned_until.is_some_and(|u| u > now));
+        }
+        let entry = st.entry(ip).or_default();
+        entry.failures.retain(|t| now.duration_since(*t) < self.window);
+        entry.failures.push(now);
+        if entry.failures.len() as u32 >= self.max_failures && entry.banned_until.is_none_or(|u| u <= now) {
+            entry.banned_until = Some(now + self.ban);
+            entry.failures.clear();
+            return true;
+        }
+        false
+    }
+
+    /// Forgets failures after a successful login.
+    pub fn record_success(&self, ip: IpAddr) {
+        if let Some(s) = lock(&self.state).get_mut(&ip) {
+            s.failures.clear();
+        }
+    }
+}
+
+/// Concurrent connection limits: in total and per client IP.
+#[derive(Debug)]
+pub struct ConnectionLimits {
+    total: Arc<Semaphore>,
+    per_ip: u32,
+    by_ip: Arc<Mutex<HashMap<IpAddr, u32>>>,
+}
+
+/// Held for the life of a connection; releases its slots when dropped.
+#[derive(Debug)]
+pub struct ConnectionSlot {
+    _total: OwnedSemaphorePermit,
+    ip: IpAddr,
+    by_ip: Arc<Mutex<HashMap<IpAddr, u32>>>,
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        let mut m = lock(&self.by_ip);
+        if let Some(n) = m.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.ip);
+            }
+        }
+    }
+}
+
+impl ConnectionLimits {
+    /// `total` connections, `per_ip` from one address.
+    pub fn new(total: u32, per_ip: u32) -> Self {
+        ConnectionLimits {
+            total: Arc::new(Semaphore::new(total as usize)),
+            per_ip,
+            by_ip: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// A slot for a new connection from `ip`, or `None` when a limit is reached.
+    pub fn acquire(&self, ip: IpAddr) -> Option<ConnectionSlot> {
+        let permit = self.total.clone().try_acquire_owned().ok()?;
+        let mut m = lock(&self.by_ip);
+        let n = m.entry(ip).or_insert(0);
+        if *n >= self.per_ip {
+            return None;
+        }
+        *n += 1;
+        Some(ConnectionSlot {
+            _total: permit,
+            ip,
+            by_ip: self.by_ip.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bans_after_failures_within_the_window() {
+        let b = Bans::new(3, Duration::from_secs(60), Duration::from_secs(60));
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        assert!(!b.record_failure(ip));
+        assert!(!b.record_failure(ip));
+        assert!(!b.is_banned(ip));
+        assert!(b.record_failure(ip));
+        assert!(b.is_banned(ip));
+        assert!(!b.is_banned("192.0.2.2".parse().unwrap()));
+    }
+
+    #[test]
+    fn connection_limits_release_on_drop() {
+        let l = ConnectionLimits::new(3, 2);
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let a = l.acquire(ip).unwrap();
+        let _b = l.acquire(ip).unwrap();
+        assert!(l.acquire(ip).is_none(), "per-IP limit");
+        let _c = l.acquire("192.0.2.2".parse().unwrap()).unwrap();
+        assert!(l.acquire("192.0.2.3".parse().unwrap()).is_none(), "total limit");
+        drop(a);
+        assert!(l.acquire(ip).is_some());
+    }
+}

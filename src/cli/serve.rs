@@ -1,0 +1,80 @@
+//! `yubin serve FILE` / `yubin serve --plan plan.json`.
+
+use std::path::Path;
+
+use super::{EXIT_INVALID, EXIT_OK, EXIT_UNREADABLE};
+use crate::plan::Plan;
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("YUBIN_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.with_ansi(false).init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).init(),
+    }
+}
+
+fn load_plan(config: Option<&Path>, plan: Option<&Path>) -> Result<Plan, u8> {
+    if let Some(path) = plan {
+        let bytes = std::fs::read(path).map_err(|e| {
+            eprintln!("error: cannot read {}: {e}", path.display());
+            EXIT_UNREADABLE
+        })?;
+        let plan: Plan = serde_json::from_slice(&bytes).map_err(|e| {
+            eprintln!("error: {} is not a yubin plan: {e}", path.display());
+            EXIT_INVALID
+        })?;
+        if plan.format != crate::plan::FORMAT {
+            eprintln!(
+                "error: plan format {} is not supported (this yubin reads {})",
+                plan.format,
+                crate::plan::FORMAT
+            );
+            return Err(EXIT_INVALID);
+        }
+        return Ok(plan);
+    }
+    match config {
+        Some(file) => super::plan::compile_file(file),
+        None => {
+            eprintln!("error: give a configuration file or --plan");
+            Err(EXIT_UNREADABLE)
+        }
+    }
+}
+
+/// Runs the daemon.
+pub fn run(config: Option<&Path>, plan: Option<&Path>, log_format: LogFormat) -> u8 {
+    let plan = match load_plan(config, plan) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    init_logging(log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return EXIT_INVALID;
+        }
+    };
+    match runtime.block_on(crate::runtime::serve(plan, crate::runtime::Options::default())) {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("error: {e}");
+            EXIT_INVALID
+        }
+    }
+}

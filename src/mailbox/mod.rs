@@ -1,0 +1,3 @@
+//! Mail storage: Maildir folders under the data directory.
+
+pub mod maildir;

@@ -1,0 +1,306 @@
+//! `yubin serve`: starts what the plan says and stops it cleanly.
+//!
+//! Start-up checks everything that can fail before the first connection is accepted: secrets
+//! resolve, the data folder is writable, the database opens and migrates, the certificate
+//! loads, every port binds. Any failure is a clear one-line error and a non-zero exit.
+//! SIGTERM/SIGINT stop accepting, tell idle sessions `421`, let transactions in flight finish
+//! (up to 30 s), then exit 0.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use socket2::{Domain, Socket, Type};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tracing::{error, info, warn};
+
+use crate::auth::{Bans, ConnectionLimits, Directory};
+use crate::config::secrets;
+use crate::delivery::Routing;
+use crate::mailbox::maildir::Store;
+use crate::msgauth::Verifier;
+use crate::plan::{BackupTarget, Database, ListenerTls, Plan, Protocol, SecretRef};
+use crate::smtp::{self, ActiveSessions, ListenerInfo, Services, Timeouts};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A secret reference does not resolve.
+    #[error("secret {reference} ({what}): {reason}")]
+    Secret {
+        /// What needs it.
+        what: String,
+        /// The reference.
+        reference: String,
+        /// Why it does not resolve.
+        reason: String,
+    },
+    /// The data folder cannot be used.
+    #[error("data folder {path} is not writable: {reason}")]
+    DataDir {
+        /// The folder.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// A port could not be bound.
+    #[error("cannot listen on {address} ({listener}): {reason}")]
+    Bind {
+        /// Listener kind.
+        listener: String,
+        /// Address.
+        address: String,
+        /// The OS error.
+        reason: String,
+    },
+    /// The database could not be opened.
+    #[error("{0}")]
+    Database(#[from] crate::store::DbError),
+    /// TLS could not be set up.
+    #[error("TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
+    /// Something else the plan asks for is not available.
+    #[error("{0}")]
+    Unsupported(String),
+    /// An I/O error while preparing storage.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+fn secret_refs(plan: &Plan) -> Vec<(String, &SecretRef)> {
+    let mut out = Vec::new();
+    if let Database::Postgres {
+        password: Some(p), ..
+    } = &plan.storage.database
+    {
+        out.push(("database password".to_owned(), p));
+    }
+    if let Some(r) = &plan.outbound.relay
+        && let Some(p) = &r.password
+    {
+        out.push(("relay password".to_owned(), p));
+    }
+    if let Some(w) = &plan.inbound_webhook {
+        out.push(("inbound webhook token".to_owned(), &w.token));
+    }
+    if let Some(b) = &plan.backup {
+        for t in &b.targets {
+            if let BackupTarget::S3 {
+                credentials: Some(c),
+                bucket,
+                ..
+            } = t
+            {
+                out.push((format!("S3 credentials for {bucket}"), c));
+            }
+        }
+    }
+    out
+}
+
+/// Resolves every secret of the plan; `serve` refuses to start without them.
+pub fn check_secrets(plan: &Plan) -> Result<(), StartError> {
+    for (what, r) in secret_refs(plan) {
+        if let Err(reason) = secrets::resolve(r) {
+            return Err(StartError::Secret {
+                what,
+                reference: r.to_string(),
+                reason,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn check_data_dir(dir: &Path) -> Result<(), StartError> {
+    let err = |reason: String| StartError::DataDir {
+        path: dir.display().to_string(),
+        reason,
+    };
+    std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+    let probe = dir.join(format!(".write-test-{}", std::process::id()));
+    std::fs::write(&probe, b"ok").map_err(|e| err(e.to_string()))?;
+    std::fs::remove_file(&probe).map_err(|e| err(e.to_string()))?;
+    Ok(())
+}
+
+fn bind(address: &str, listener: &str) -> Result<TcpListener, StartError> {
+    let err = |reason: String| StartError::Bind {
+        listener: listener.to_owned(),
+        address: address.to_owned(),
+        reason,
+    };
+    let addr: SocketAddr = address
+        .parse()
+        .map_err(|_| err("not an IP:port address".into()))?;
+    let socket =
+        Socket::new(Domain::for_address(addr), Type::STREAM, None).map_err(|e| err(e.to_string()))?;
+    socket.set_reuse_address(true).map_err(|e| err(e.to_string()))?;
+    if addr.is_ipv6() {
+        // `[::]:25` and `0.0.0.0:25` are separate listeners, as the plan lists them.
+        socket.set_only_v6(true).map_err(|e| err(e.to_string()))?;
+    }
+    socket.bind(&addr.into()).map_err(|e| err(e.to_string()))?;
+    socket.listen(1024).map_err(|e| err(e.to_string()))?;
+    socket.set_nonblocking(true).map_err(|e| err(e.to_string()))?;
+    TcpListener::from_std(socket.into()).map_err(|e| err(e.to_string()))
+}
+
+/// What `serve` needs besides the plan.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Session timeouts (tests shorten them).
+    pub timeouts: Option<Timeouts>,
+}
+
+/// Runs the plan until SIGTERM/SIGINT.
+pub async fn serve(plan: Plan, options: Options) -> Result<(), StartError> {
+    check_secrets(&plan)?;
+    let data_dir = PathBuf::from(&plan.storage.data_dir);
+    check_data_dir(&data_dir)?;
+
+    let pool = match &plan.storage.database {
+        Database::Sqlite { path } => crate::store::open_sqlite(Path::new(path)).await?,
+        Database::Postgres { .. } => {
+            return Err(StartError::Unsupported(
+                "PostgreSQL storage is not available in this version yet".into(),
+            ));
+        }
+    };
+    crate::store::sync_directory(&pool, &plan).await?;
+
+    let routing = Routing::from_plan(&plan);
+    let store = Arc::new(Store::new(&plan.hostname));
+    {
+        let store = store.clone();
+        let dirs: Vec<PathBuf> = routing.mailboxes().map(|(_, m)| m.maildir.clone()).collect();
+        tokio::task::spawn_blocking(move || {
+            for d in dirs {
+                store.prepare(&d).map_err(|e| (d, e))?;
+            }
+            Ok::<(), (PathBuf, std::io::Error)>(())
+        })
+        .await
+        .map_err(|e| StartError::Unsupported(e.to_string()))?
+        .map_err(|(d, e)| StartError::Io {
+            what: format!("preparing {}", d.display()),
+            source: e,
+        })?;
+    }
+
+    let tls = Some(tokio_rustls::TlsAcceptor::from(crate::tls::server_config(&plan)?));
+
+    let has_mx = plan
+        .listeners
+        .values()
+        .any(|l| l.role == Some(crate::plan::SmtpRole::Mx));
+    let verifier = if has_mx {
+        match Verifier::new(&plan.hostname, &plan.dns.resolvers) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                warn!(error = %e, "SPF/DKIM/DMARC checks are off: no resolver");
+                None
+            }
+        }
+    } else {
+        None
+    };
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let limits = plan.limits.clone();
+    let svc = Arc::new(Services {
+        hostname: plan.hostname.clone(),
+        routing,
+        directory: Directory::from_plan(&plan),
+        store,
+        tls,
+        trusted: plan
+            .submission
+            .trusted_networks
+            .iter()
+            .filter_map(|n| n.parse().ok())
+            .collect(),
+        allowed_sender_domains: plan
+            .submission
+            .allowed_sender_domains
+            .iter()
+            .cloned()
+            .collect::<HashSet<_>>(),
+        bans: Arc::new(Bans::new(
+            limits.auth_failures.max_failures,
+            Duration::from_secs(limits.auth_failures.within_seconds),
+            Duration::from_secs(limits.auth_failures.ban_seconds),
+        )),
+        connections: Arc::new(ConnectionLimits::new(
+            limits.connections_total,
+            limits.connections_per_ip,
+        )),
+        limits,
+        verifier,
+        timeouts: options.timeouts.unwrap_or_default(),
+        shutdown: shutdown_rx,
+        active: Arc::new(ActiveSessions::default()),
+    });
+
+    // Bind everything before serving anything: a taken port is a start-up error.
+    let mut bound = Vec::new();
+    for (name, l) in &plan.listeners {
+        if l.protocol != Protocol::Smtp {
+            warn!(listener = %name, "{} is not served by this version yet", name);
+            continue;
+        }
+        let role = l.role.unwrap_or(crate::plan::SmtpRole::Mx);
+        let info = Arc::new(ListenerInfo {
+            name: name.clone(),
+            role,
+            implicit_tls: l.tls == ListenerTls::Implicit,
+        });
+        for address in &l.addresses {
+            bound.push((bind(address, name)?, info.clone(), address.clone()));
+        }
+    }
+    let mut tasks = Vec::new();
+    for (listener, info, address) in bound {
+        info!(listener = %info.name, %address, "listening");
+        tasks.push(tokio::spawn(smtp::accept_loop(listener, info, svc.clone())));
+    }
+    info!(hostname = %plan.hostname, mailboxes = plan.mailboxes.len(), "yubin is ready");
+
+    wait_for_signal().await;
+    info!("shutting down: no new connections; finishing transactions in flight");
+    let _ = shutdown_tx.send(true);
+    for t in tasks {
+        let _ = t.await;
+    }
+    let left = svc.active.wait_idle(Duration::from_secs(30)).await;
+    if left > 0 {
+        error!(
+            sessions = left,
+            "sessions still running after 30 s; exiting anyway"
+        );
+    }
+    pool.close().await;
+    info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+    else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}

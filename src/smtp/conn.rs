@@ -1,0 +1,285 @@
+//! The connection under a session: plain or TLS, a read buffer that yields lines and exact
+//! byte counts, and a write buffer flushed only before the server would block on reading, so
+//! pipelined replies go out together (RFC 2920).
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+
+use super::reply::Reply;
+
+/// A plain or TLS stream.
+pub enum Stream<IO> {
+    /// Before (or without) TLS.
+    Plain(IO),
+    /// After the TLS handshake.
+    Tls(Box<TlsStream<IO>>),
+    /// Transiently, during the STARTTLS upgrade.
+    Upgrading,
+}
+
+impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for Stream<IO> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Stream::Upgrading => Poll::Ready(Err(io::ErrorKind::NotConnected.into())),
+        }
+    }
+}
+
+impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Stream<IO> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Stream::Upgrading => Poll::Ready(Err(io::ErrorKind::NotConnected.into())),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Stream::Upgrading => Poll::Ready(Ok(())),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Stream::Upgrading => Poll::Ready(Ok(())),
+        }
+    }
+}
+
+/// Why reading stopped.
+#[derive(Debug)]
+pub enum ReadError {
+    /// The peer closed the connection or the socket failed.
+    Closed,
+    /// Nothing arrived in time.
+    Timeout,
+    /// The server is shutting down and the session was idle.
+    Shutdown,
+}
+
+/// A line read from the client.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Line {
+    /// The line without its CRLF (or bare LF).
+    Text(Vec<u8>),
+    /// The line was longer than allowed; it was discarded up to its end.
+    TooLong,
+}
+
+/// A buffered connection.
+pub struct Conn<IO> {
+    stream: Stream<IO>,
+    rbuf: Vec<u8>,
+    rpos: usize,
+    wbuf: Vec<u8>,
+    shutdown: watch::Receiver<bool>,
+    /// Whether a shutdown may interrupt a read (only while waiting for a command).
+    pub idle: bool,
+}
+
+const READ_CHUNK: usize = 16 * 1024;
+
+impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<IO> {
+    /// Wraps a stream.
+    pub fn new(stream: Stream<IO>, shutdown: watch::Receiver<bool>) -> Self {
+        Conn {
+            stream,
+            rbuf: Vec::with_capacity(READ_CHUNK),
+            rpos: 0,
+            wbuf: Vec::with_capacity(1024),
+            shutdown,
+            idle: true,
+        }
+    }
+
+    /// True once TLS is active.
+    pub fn is_tls(&self) -> bool {
+        matches!(self.stream, Stream::Tls(_))
+    }
+
+    /// The negotiated TLS version and cipher, for Received headers and logs.
+    pub fn tls_info(&self) -> Option<String> {
+        match &self.stream {
+            Stream::Tls(s) => {
+                let (_, c) = s.get_ref();
+                let v = match c.protocol_version() {
+                    Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3".to_owned(),
+                    Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2".to_owned(),
+                    Some(other) => format!("{other:?}"),
+                    None => String::new(),
+                };
+                let cs = c
+                    .negotiated_cipher_suite()
+                    .map(|cs| format!("{:?}", cs.suite()))
+                    .unwrap_or_default();
+                Some(format!("{v} with cipher {cs}"))
+            }
+            _ => None,
+        }
+    }
+
+    /// Queues a reply (sent at the next flush).
+    pub fn reply(&mut self, reply: &Reply) {
+        reply.write_to(&mut self.wbuf);
+    }
+
+    /// Sends queued replies.
+    pub async fn flush(&mut self) -> io::Result<()> {
+        if !self.wbuf.is_empty() {
+            self.stream.write_all(&self.wbuf).await?;
+            self.stream.flush().await?;
+            self.wbuf.clear();
+        }
+        Ok(())
+    }
+
+    /// Bytes read but not yet consumed.
+    pub fn buffered(&self) -> &[u8] {
+        &self.rbuf[self.rpos..]
+    }
+
+    /// Marks `n` buffered bytes as consumed.
+    pub fn consume(&mut self, n: usize) {
+        self.rpos += n;
+        if self.rpos >= self.rbuf.len() {
+            self.rbuf.clear();
+            self.rpos = 0;
+        }
+    }
+
+    /// Drops everything buffered (pipelined plaintext after STARTTLS, CVE-2011-0411).
+    pub fn discard_buffered(&mut self) -> usize {
+        let n = self.rbuf.len() - self.rpos;
+        self.rbuf.clear();
+        self.rpos = 0;
+        n
+    }
+
+    /// Reads more from the socket (flushing replies first). Returns the number of new bytes.
+    pub async fn fill(&mut self, timeout: Duration) -> Result<usize, ReadError> {
+        self.flush().await.map_err(|_| ReadError::Closed)?;
+        if self.rpos > 0 && self.rpos * 2 > self.rbuf.len() {
+            self.rbuf.drain(..self.rpos);
+            self.rpos = 0;
+        }
+        let old = self.rbuf.len();
+        self.rbuf.resize(old + READ_CHUNK, 0);
+        let idle = self.idle;
+        let result = {
+            let stream = &mut self.stream;
+            let buf = &mut self.rbuf[old..];
+            let shutdown = &mut self.shutdown;
+            tokio::select! {
+                r = tokio::time::timeout(timeout, stream.read(buf)) => match r {
+                    Ok(Ok(0)) | Ok(Err(_)) => Err(ReadError::Closed),
+                    Ok(Ok(n)) => Ok(n),
+                    Err(_) => Err(ReadError::Timeout),
+                },
+                _ = wait_shutdown(shutdown), if idle => Err(ReadError::Shutdown),
+            }
+        };
+        match result {
+            Ok(n) => {
+                self.rbuf.truncate(old + n);
+                Ok(n)
+            }
+            Err(e) => {
+                self.rbuf.truncate(old);
+                Err(e)
+            }
+        }
+    }
+
+    /// Reads one line of at most `max` bytes (without its terminator).
+    pub async fn read_line(&mut self, max: usize, timeout: Duration) -> Result<Line, ReadError> {
+        let mut discarding = false;
+        loop {
+            let buf = &self.rbuf[self.rpos..];
+            if let Some(nl) = buf.iter().position(|b| *b == b'\n') {
+                let mut end = nl;
+                if end > 0 && buf[end - 1] == b'\r' {
+                    end -= 1;
+                }
+                let line = if discarding || end > max {
+                    Line::TooLong
+                } else {
+                    Line::Text(buf[..end].to_vec())
+                };
+                self.consume(nl + 1);
+                return Ok(line);
+            }
+            if buf.len() > max {
+                // Keep reading, but do not keep the over-long line.
+                discarding = true;
+                self.rbuf.clear();
+                self.rpos = 0;
+            }
+            self.fill(timeout).await?;
+        }
+    }
+
+    /// Reads exactly `n` bytes, handing them to `sink` as they arrive.
+    pub async fn read_exact_into(
+        &mut self,
+        mut n: u64,
+        timeout: Duration,
+        mut sink: impl FnMut(&[u8]),
+    ) -> Result<(), ReadError> {
+        while n > 0 {
+            if self.buffered().is_empty() {
+                self.fill(timeout).await?;
+            }
+            let take = (self.buffered().len() as u64).min(n) as usize;
+            sink(&self.rbuf[self.rpos..self.rpos + take]);
+            self.consume(take);
+            n -= take as u64;
+        }
+        Ok(())
+    }
+
+    /// Performs the TLS handshake on the current plain stream.
+    pub async fn start_tls(&mut self, acceptor: &TlsAcceptor, timeout: Duration) -> io::Result<()> {
+        self.flush().await?;
+        let Stream::Plain(io) = std::mem::replace(&mut self.stream, Stream::Upgrading) else {
+            return Err(io::Error::other("TLS is already active"));
+        };
+        let tls = tokio::time::timeout(timeout, acceptor.accept(io))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
+        self.stream = Stream::Tls(Box::new(tls));
+        Ok(())
+    }
+
+    /// Flushes and closes the write side.
+    pub async fn close(&mut self) {
+        let _ = self.flush().await;
+        let _ = self.stream.shutdown().await;
+    }
+}
+
+async fn wait_shutdown(rx: &mut watch::Receiver<bool>) {
+    if *rx.borrow() {
+        return;
+    }
+    while rx.changed().await.is_ok() {
+        if *rx.borrow() {
+            return;
+        }
+    }
+    // The sender is gone: never resolve.
+    std::future::pending::<()>().await
+}

@@ -1,0 +1,189 @@
+//! The SMTP server: MX (`smtp`), submission with STARTTLS (`submission`) and implicit TLS
+//! (`submissions`). One session state machine ([`session`]) with two policies chosen by the
+//! listener's role; parsing ([`parse`]), message bodies ([`data`]) and replies ([`reply`]) are
+//! pure and separately tested.
+
+pub mod conn;
+pub mod data;
+pub mod headers;
+pub mod parse;
+pub mod reply;
+pub mod session;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use ipnet::IpNet;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, watch};
+use tokio_rustls::TlsAcceptor;
+use tracing::{info, warn};
+
+use crate::auth::{Bans, ConnectionLimits, Directory};
+use crate::delivery::Routing;
+use crate::mailbox::maildir::Store;
+use crate::msgauth::Verifier;
+use crate::plan::{self, SmtpRole};
+
+/// Session timeouts (RFC 5321 §4.5.3.2 gives the minimums a server should allow).
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// Waiting for a command.
+    pub command: Duration,
+    /// Waiting for the next block of DATA/BDAT.
+    pub data: Duration,
+    /// TLS handshake.
+    pub tls: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            command: Duration::from_secs(300),
+            data: Duration::from_secs(180),
+            tls: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Everything sessions share.
+pub struct Services {
+    /// This server's name.
+    pub hostname: String,
+    /// Recipients and senders.
+    pub routing: Routing,
+    /// Logins.
+    pub directory: Directory,
+    /// Maildir delivery.
+    pub store: Arc<Store>,
+    /// TLS, when a certificate is configured.
+    pub tls: Option<TlsAcceptor>,
+    /// Limits from the plan.
+    pub limits: plan::Limits,
+    /// Networks that may submit without AUTH.
+    pub trusted: Vec<IpNet>,
+    /// Domains submitted mail may come from.
+    pub allowed_sender_domains: HashSet<String>,
+    /// Failed-login bans.
+    pub bans: Arc<Bans>,
+    /// Connection limits.
+    pub connections: Arc<ConnectionLimits>,
+    /// SPF/DKIM/DMARC checks for the MX.
+    pub verifier: Option<Verifier>,
+    /// Timeouts.
+    pub timeouts: Timeouts,
+    /// Becomes true when the server shuts down.
+    pub shutdown: watch::Receiver<bool>,
+    /// Sessions in progress.
+    pub active: Arc<ActiveSessions>,
+}
+
+impl std::fmt::Debug for Services {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Services")
+            .field("hostname", &self.hostname)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a listener is.
+#[derive(Debug, Clone)]
+pub struct ListenerInfo {
+    /// `smtp`, `submission`, `submissions`.
+    pub name: String,
+    /// MX or submission policy.
+    pub role: SmtpRole,
+    /// TLS from the first byte.
+    pub implicit_tls: bool,
+}
+
+/// Counts sessions so shutdown can wait for them.
+#[derive(Debug, Default)]
+pub struct ActiveSessions {
+    count: AtomicUsize,
+    idle: Notify,
+}
+
+/// Held by a running session.
+#[derive(Debug)]
+pub struct SessionGuard(Arc<ActiveSessions>);
+
+impl ActiveSessions {
+    /// Registers a session.
+    pub fn enter(self: &Arc<Self>) -> SessionGuard {
+        self.count.fetch_add(1, Ordering::SeqCst);
+        SessionGuard(self.clone())
+    }
+
+    /// Sessions running now.
+    pub fn count(&self) -> usize {
+        self.count.load(Ordering::SeqCst)
+    }
+
+    /// Waits until no session runs, or `timeout` passes; returns the sessions still running.
+    pub async fn wait_idle(&self, timeout: Duration) -> usize {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.idle.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let n = self.count();
+            if n == 0 {
+                return 0;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.count();
+            }
+        }
+    }
+}
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        if self.0.count.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+/// Accepts connections on `listener` until shutdown, one task per session.
+pub async fn accept_loop(listener: TcpListener, info: Arc<ListenerInfo>, svc: Arc<Services>) {
+    let mut shutdown = svc.shutdown.clone();
+    loop {
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            _ = shutdown.changed() => {
+                if *shutdown.borrow() { break } else { continue }
+            }
+        };
+        let (mut stream, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning.
+                warn!(listener = %info.name, error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let Some(slot) = svc.connections.acquire(peer.ip()) else {
+            info!(listener = %info.name, peer = %peer, "refused: connection limit");
+            if !info.implicit_tls {
+                let mut out = Vec::new();
+                reply::too_many_connections().write_to(&mut out);
+                let _ = tokio::time::timeout(Duration::from_secs(5), stream.write_all(&out)).await;
+            }
+            continue;
+        };
+        let guard = svc.active.enter();
+        let (svc, info) = (svc.clone(), info.clone());
+        tokio::spawn(async move {
+            session::serve(stream, peer, info, svc).await;
+            drop(slot);
+            drop(guard);
+        });
+    }
+}
