@@ -155,15 +155,37 @@ fn bind(address: &str, listener: &str) -> Result<TcpListener, StartError> {
 }
 
 /// What `serve` needs besides the plan.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// Session timeouts (tests shorten them).
     pub timeouts: Option<Timeouts>,
+    /// Run SPF/DKIM/DMARC checks on the MX (tests without DNS turn them off).
+    pub message_checks: bool,
 }
 
-/// Runs the plan until SIGTERM/SIGINT.
-pub async fn serve(plan: Plan, options: Options) -> Result<(), StartError> {
-    check_secrets(&plan)?;
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            timeouts: None,
+            message_checks: true,
+        }
+    }
+}
+
+/// Everything `serve` prepared before binding ports.
+pub struct Prepared {
+    /// What sessions share.
+    pub services: Arc<Services>,
+    /// Set to true to shut down.
+    pub shutdown: watch::Sender<bool>,
+    /// The database.
+    pub pool: sqlx::SqlitePool,
+}
+
+/// Checks and prepares everything the plan needs, short of binding ports: secrets, data
+/// folder, database, Maildirs, TLS, resolver.
+pub async fn prepare(plan: &Plan, options: Options) -> Result<Prepared, StartError> {
+    check_secrets(plan)?;
     let data_dir = PathBuf::from(&plan.storage.data_dir);
     check_data_dir(&data_dir)?;
 
@@ -175,9 +197,9 @@ pub async fn serve(plan: Plan, options: Options) -> Result<(), StartError> {
             ));
         }
     };
-    crate::store::sync_directory(&pool, &plan).await?;
+    crate::store::sync_directory(&pool, plan).await?;
 
-    let routing = Routing::from_plan(&plan);
+    let routing = Routing::from_plan(plan);
     let store = Arc::new(Store::new(&plan.hostname));
     {
         let store = store.clone();
@@ -196,13 +218,13 @@ pub async fn serve(plan: Plan, options: Options) -> Result<(), StartError> {
         })?;
     }
 
-    let tls = Some(tokio_rustls::TlsAcceptor::from(crate::tls::server_config(&plan)?));
+    let tls = Some(tokio_rustls::TlsAcceptor::from(crate::tls::server_config(plan)?));
 
     let has_mx = plan
         .listeners
         .values()
         .any(|l| l.role == Some(crate::plan::SmtpRole::Mx));
-    let verifier = if has_mx {
+    let verifier = if has_mx && options.message_checks {
         match Verifier::new(&plan.hostname, &plan.dns.resolvers) {
             Ok(v) => Some(v),
             Err(e) => {
@@ -216,10 +238,10 @@ pub async fn serve(plan: Plan, options: Options) -> Result<(), StartError> {
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let limits = plan.limits.clone();
-    let svc = Arc::new(Services {
+    let services = Arc::new(Services {
         hostname: plan.hostname.clone(),
         routing,
-        directory: Directory::from_plan(&plan),
+        directory: Directory::from_plan(plan),
         store,
         tls,
         trusted: plan
@@ -249,6 +271,20 @@ pub async fn serve(plan: Plan, options: Options) -> Result<(), StartError> {
         shutdown: shutdown_rx,
         active: Arc::new(ActiveSessions::default()),
     });
+    Ok(Prepared {
+        services,
+        shutdown: shutdown_tx,
+        pool,
+    })
+}
+
+/// Runs the plan until SIGTERM/SIGINT.
+pub async fn serve(plan: Plan, options: Options) -> Result<(), StartError> {
+    let Prepared {
+        services: svc,
+        shutdown: shutdown_tx,
+        pool,
+    } = prepare(&plan, options).await?;
 
     // Bind everything before serving anything: a taken port is a start-up error.
     let mut bound = Vec::new();

@@ -94,4 +94,5 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+pub mod postfix;
 pub mod server;
