@@ -178,3 +178,51 @@ fn readme_quickstart_accepts_mail_at_once() {
         "MX message and team message"
     );
 }
+
+#[test]
+fn json_logs_have_one_line_per_transaction() {
+    if !have("swaks") {
+        return;
+    }
+    let dir = TempDir::new("jsonlog");
+    let port = free_port();
+    let cfg = config(&dir, port, "data", "");
+    let log = dir.join("log.jsonl");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_yubin"))
+        .args(["serve", &cfg, "--log-format", "json"])
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (code, out) = swaks(&[
+        "--server",
+        &format!("127.0.0.1:{port}"),
+        "--to",
+        "alice@example.test",
+        "--from",
+        "a@remote.example",
+    ]);
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    assert_eq!(code, 0, "{out}");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON log line"))
+        .collect();
+    let accepted: Vec<_> = lines
+        .iter()
+        .filter(|l| l["message"] == "message accepted")
+        .collect();
+    assert_eq!(accepted.len(), 1, "{text}");
+    let a = accepted[0];
+    assert_eq!(a["from"], "a@remote.example");
+    assert!(a["id"].is_string() && a["size"].is_number(), "{a}");
+    assert_eq!(a["span"]["listener"], "smtp", "{a}");
+}

@@ -44,6 +44,7 @@ fn fixture() -> &'static Fixture {
                 tls: Duration::from_secs(2),
             }),
             message_checks: false,
+            queue: false,
         };
         let prepared = rt
             .block_on(yubin::runtime::prepare(&plan, options))

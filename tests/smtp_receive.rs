@@ -567,3 +567,44 @@ fn graceful_shutdown_finishes_a_transaction_in_flight() {
     assert_eq!(stopper, Some(0), "clean exit");
     assert_eq!(y.messages("alice@example.test").len(), 1);
 }
+
+#[test]
+fn per_ip_connection_limit() {
+    let y = Yubin::start(&standard_config("limits {\n    connections 100 per-ip=3\n}\n"));
+    let held: Vec<_> = (0..3).map(|_| RawClient::connect(y.ports.smtp)).collect();
+    for (_, greeting) in &held {
+        assert!(greeting.starts_with("220"), "{greeting}");
+    }
+    let (mut fourth, greeting) = RawClient::connect(y.ports.smtp);
+    assert!(greeting.starts_with("421 4.7.0"), "{greeting}");
+    assert!(fourth.closed());
+    drop(held);
+    // Slots come back when sessions end.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let (_, g) = RawClient::connect(y.ports.smtp);
+        if g.starts_with("220") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "slots not released: {g}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn users_are_synced_into_the_database() {
+    let y = Yubin::start(&standard_config(""));
+    let db = y.data.join("yubin.db");
+    let script = r#"
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+rows = c.execute("SELECT address, disabled, maildir FROM users WHERE removed = 0 ORDER BY address").fetchall()
+print(rows)
+assert [r[0] for r in rows] == ['alice@example.test', 'bob@example.test', 'carol@example.test', 'dave@catchall.test', 'jörg@xn--bcher-kva.test'], rows
+assert [r[1] for r in rows] == [0, 0, 1, 0, 0], rows
+assert rows[0][2] == 'mail/example.test/alice/Maildir', rows
+print('ok')
+"#;
+    let (code, out) = python(script, &[db.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+}

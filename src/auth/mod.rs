@@ -1,5 +1,7 @@
 //! Users and abuse limits: the login directory, argon2 verification off the async threads,
-//! failed-login bans shared by every listener, and connection limits.
+//! failed-login bans shared by every listener, connection limits and sending rates.
+
+pub mod rate;
 
 use std::collections::HashMap;
 use std::net::IpAddr;

@@ -1,7 +1,9 @@
-//! The command line: `validate`, `plan`, `serve`, `hash-password`.
+//! The command line: `validate`, `plan`, `serve`, `queue`, `dns`, `hash-password`.
 
+mod dns;
 mod hash_password;
 mod plan;
+mod queue;
 mod report;
 mod serve;
 mod validate;
@@ -86,6 +88,23 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         log_format: serve::LogFormat,
     },
+    /// Inspect and steer the outbound queue.
+    Queue {
+        /// The configuration file of the server.
+        #[arg(short, long, default_value = "/etc/yubin/mail.kdl")]
+        config: PathBuf,
+        #[command(subcommand)]
+        action: queue::Action,
+    },
+    /// Print the DNS records to publish (MX, SPF, DKIM, DMARC, TLS-RPT); --check compares them
+    /// with what the resolver answers.
+    Dns {
+        /// The configuration file.
+        file: PathBuf,
+        /// Query the configured resolver and report missing or different records (exit 1).
+        #[arg(long)]
+        check: bool,
+    },
     /// Read a password (no echo on a terminal; one line from stdin otherwise) and print its
     /// argon2id hash for `password-hash`.
     HashPassword,
@@ -111,6 +130,8 @@ pub fn main() -> ExitCode {
             plan,
             log_format,
         } => serve::run(file.as_deref(), plan.as_deref(), log_format),
+        Command::Queue { config, action } => queue::run(&config, action),
+        Command::Dns { file, check } => dns::run(&file, check),
         Command::HashPassword => hash_password::run(),
     };
     ExitCode::from(code)

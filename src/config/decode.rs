@@ -689,6 +689,10 @@ fn relay(cx: &mut Cx, node: &KdlNode) -> Option<Relay> {
         .prop(cx, "ca-file")
         .and_then(|v| reader::path(cx, v))
         .map(|p| p.value);
+    let spf_include = r
+        .prop(cx, "spf-include")
+        .and_then(|v| domain_name(cx, v))
+        .map(|d| d.value);
     let password_node = r.child(cx, "password");
     let password = password_node.and_then(|n| secret(cx, n, &spec::RELAY_PASSWORD));
     r.finish(cx);
@@ -751,6 +755,7 @@ fn relay(cx: &mut Cx, node: &KdlNode) -> Option<Relay> {
         password,
         tls: tls_mode,
         ca_file,
+        spf_include,
     })
 }
 
@@ -864,6 +869,39 @@ fn limits(cx: &mut Cx, node: &KdlNode) -> Limits {
         .and_then(|v| duration(cx, v, 60, 30 * 86_400))
     {
         l.queue_lifetime = d.value;
+    }
+    let retry_min = r.prop(cx, "retry-min").and_then(|v| duration(cx, v, 1, 86_400));
+    let retry_max = r
+        .prop(cx, "retry-max")
+        .and_then(|v| duration(cx, v, 1, 7 * 86_400));
+    if let Some(d) = &retry_min {
+        l.retry_min = d.value;
+    }
+    if let Some(d) = &retry_max {
+        l.retry_max = d.value;
+    }
+    if l.retry_min > l.retry_max {
+        let span = retry_min
+            .as_ref()
+            .or(retry_max.as_ref())
+            .map_or(node.name().span(), |d| d.span);
+        cx.diags
+            .error(Code::Conflict, span, "`retry-min` is longer than `retry-max`")
+            .label("first retry after the longest delay")
+            .help("make retry-min the shorter one, e.g. retry-min \"5m\" retry-max \"4h\"");
+    }
+    if let Some(n) = r.child(cx, "outbound-connections") {
+        let mut c = Reader::new(cx, n, &spec::OUTBOUND_CONNECTIONS);
+        if let Some(t) = c.arg().and_then(|v| reader::integer(cx, v, 1, 10_000)) {
+            l.outbound_connections = t.value as u32;
+        }
+        if let Some(p) = c
+            .prop(cx, "per-destination")
+            .and_then(|v| reader::integer(cx, v, 1, 10_000))
+        {
+            l.outbound_per_destination = p.value as u32;
+        }
+        c.finish(cx);
     }
     if let Some(n) = r.child(cx, "connections") {
         let mut c = Reader::new(cx, n, &spec::CONNECTIONS);

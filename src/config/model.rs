@@ -272,6 +272,8 @@ pub struct Relay {
     pub tls: &'static str,
     /// Extra CA to trust.
     pub ca_file: Option<PathBuf>,
+    /// The provider's SPF domain.
+    pub spf_include: Option<String>,
 }
 
 /// Limits with defaults applied.
@@ -297,6 +299,14 @@ pub struct Limits {
     pub auth_ban: u64,
     /// Outbound retry lifetime, seconds.
     pub queue_lifetime: u64,
+    /// First retry delay, seconds.
+    pub retry_min: u64,
+    /// Longest retry delay, seconds.
+    pub retry_max: u64,
+    /// Outbound connections in total.
+    pub outbound_connections: u32,
+    /// Outbound connections per destination.
+    pub outbound_per_destination: u32,
 }
 
 impl Default for Limits {
@@ -312,6 +322,10 @@ impl Default for Limits {
             auth_failures_within: 600,
             auth_ban: 3600,
             queue_lifetime: 5 * 86_400,
+            retry_min: 300,
+            retry_max: 4 * 3600,
+            outbound_connections: 100,
+            outbound_per_destination: 20,
         }
     }
 }

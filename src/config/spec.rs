@@ -608,6 +608,12 @@ pub static RELAY: NodeSpec = NodeSpec {
             None,
             "Trust this CA (PEM) for the relay's certificate.",
         ),
+        opt(
+            "spf-include",
+            Ty::Domain,
+            None,
+            "The relay provider's SPF domain (e.g. `sendgrid.net`): `yubin dns` adds `include:` for it.",
+        ),
     ],
     children: &[&RELAY_PASSWORD],
     repeat: false,
@@ -727,6 +733,30 @@ pub static AUTH_FAILURES: NodeSpec = NodeSpec {
     example: r#"auth-failures 5 within="10m" ban="1h""#,
 };
 
+/// `limits > outbound-connections`.
+pub static OUTBOUND_CONNECTIONS: NodeSpec = NodeSpec {
+    name: "outbound-connections",
+    doc: "Concurrent outbound SMTP connections of the queue.",
+    args: &[Field {
+        name: "total",
+        ty: Ty::Integer,
+        required: false,
+        many: false,
+        default: Some("100"),
+        doc: "All destinations together.",
+    }],
+    props: &[opt(
+        "per-destination",
+        Ty::Integer,
+        Some("20"),
+        "To one destination (the relay, or one recipient domain).",
+    )],
+    children: &[],
+    repeat: false,
+    secret: false,
+    example: "outbound-connections 100 per-destination=20",
+};
+
 /// `limits`.
 pub static LIMITS: NodeSpec = NodeSpec {
     name: "limits",
@@ -751,8 +781,20 @@ pub static LIMITS: NodeSpec = NodeSpec {
             Some("5d"),
             "How long outbound mail is retried before it bounces.",
         ),
+        opt(
+            "retry-min",
+            Ty::Duration,
+            Some("5m"),
+            "The first retry of a deferred delivery; the delay doubles per attempt.",
+        ),
+        opt(
+            "retry-max",
+            Ty::Duration,
+            Some("4h"),
+            "The longest delay between two delivery attempts.",
+        ),
     ],
-    children: &[&CONNECTIONS, &SEND_RATE, &AUTH_FAILURES],
+    children: &[&CONNECTIONS, &SEND_RATE, &AUTH_FAILURES, &OUTBOUND_CONNECTIONS],
     repeat: false,
     secret: false,
     example: "limits {\n    message-size \"25MiB\"\n    connections 500 per-ip=20\n}",

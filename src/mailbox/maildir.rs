@@ -47,7 +47,8 @@ pub fn fsync_dir(path: &Path) -> io::Result<()> {
 }
 
 impl DirSync {
-    fn new(path: PathBuf) -> Self {
+    /// A syncer for `path`.
+    pub fn new(path: PathBuf) -> Self {
         DirSync {
             path,
             state: Mutex::new(SyncState::default()),
@@ -125,6 +126,21 @@ pub struct Store {
     seq: AtomicU64,
     syncs: Mutex<HashMap<PathBuf, Arc<DirSync>>>,
     usage: Mutex<HashMap<PathBuf, u64>>,
+}
+
+/// Creates a folder (and its parents) and fsyncs the new entries.
+pub fn create_dir_durable(dir: &Path) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    fs::create_dir_all(dir)?;
+    let mut p = Some(dir);
+    for _ in 0..4 {
+        let Some(d) = p else { break };
+        fsync_dir(d)?;
+        p = d.parent();
+    }
+    Ok(())
 }
 
 /// Creates `dir/{tmp,new,cur}` and fsyncs what was created.
@@ -277,6 +293,14 @@ impl Store {
     ) -> io::Result<(Vec<PathBuf>, Vec<PathBuf>)> {
         let mut paths = Vec::with_capacity(targets.len());
         let mut dirs: Vec<PathBuf> = Vec::with_capacity(targets.len());
+        for t in targets.iter().filter(|t| t.folder.is_some()) {
+            // Maildir++ sub-folders (`.Junk`) are created on first use.
+            let dir = t.dir();
+            if !dir.join("tmp").is_dir() {
+                create_maildir(&dir)?;
+                let _ = File::create(dir.join("maildirfolder"));
+            }
+        }
         let first = &targets[0];
         let first_dir = first.dir();
         let tmp = first_dir.join("tmp").join(name);

@@ -1,6 +1,9 @@
 //! Checks on mail arriving at the MX: SPF (RFC 7208), DKIM (RFC 6376) and DMARC (RFC 7489),
 //! with `mail-auth`, through the resolver the plan names. The verdict is recorded in an
 //! `Authentication-Results` header (RFC 8601); a DMARC failure under `p=reject` is refused.
+//! [`dkim`] signs outgoing mail.
+
+pub mod dkim;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -42,34 +45,52 @@ impl std::fmt::Debug for Verifier {
 #[error("DNS resolver: {0}")]
 pub struct ResolverError(String);
 
+/// The resolver configuration for `resolvers` (`IP:port`), or the system's when empty. Short
+/// timeouts: a mail server must not hang on a dead resolver.
+pub fn resolver_config(resolvers: &[String]) -> Result<(ResolverConfig, ResolverOpts), ResolverError> {
+    let mut opts = ResolverOpts::default();
+    opts.timeout = Duration::from_secs(3);
+    opts.attempts = 1;
+    if resolvers.is_empty() {
+        let (config, sys_opts) =
+            hickory_resolver::system_conf::read_system_conf().map_err(|e| ResolverError(e.to_string()))?;
+        let mut o = sys_opts;
+        o.timeout = opts.timeout;
+        o.attempts = opts.attempts;
+        return Ok((config, o));
+    }
+    let mut servers = Vec::new();
+    for r in resolvers {
+        let addr: SocketAddr = r
+            .parse()
+            .map_err(|_| ResolverError(format!("bad resolver address {r}")))?;
+        let mut udp = ConnectionConfig::udp();
+        udp.port = addr.port();
+        let mut tcp = ConnectionConfig::tcp();
+        tcp.port = addr.port();
+        servers.push(NameServerConfig::new(addr.ip(), true, vec![udp, tcp]));
+    }
+    Ok((ResolverConfig::from_parts(None, vec![], servers), opts))
+}
+
+/// A resolver for MX and address lookups.
+pub fn resolver(resolvers: &[String]) -> Result<hickory_resolver::TokioResolver, ResolverError> {
+    let (config, opts) = resolver_config(resolvers)?;
+    hickory_resolver::TokioResolver::builder_with_config(
+        config,
+        hickory_resolver::net::runtime::TokioRuntimeProvider::default(),
+    )
+    .with_options(opts)
+    .build()
+    .map_err(|e| ResolverError(e.to_string()))
+}
+
 impl Verifier {
     /// A verifier using `resolvers` (`IP:port`), or the system's when empty.
     pub fn new(hostname: &str, resolvers: &[String]) -> Result<Self, ResolverError> {
-        let mut opts = ResolverOpts::default();
-        opts.timeout = Duration::from_secs(3);
-        opts.attempts = 1;
-        let authenticator = if resolvers.is_empty() {
-            let (config, sys_opts) = hickory_resolver::system_conf::read_system_conf()
-                .map_err(|e| ResolverError(e.to_string()))?;
-            let mut o = sys_opts;
-            o.timeout = opts.timeout;
-            o.attempts = opts.attempts;
-            MessageAuthenticator::new(config, o)
-        } else {
-            let mut servers = Vec::new();
-            for r in resolvers {
-                let addr: SocketAddr = r
-                    .parse()
-                    .map_err(|_| ResolverError(format!("bad resolver address {r}")))?;
-                let mut udp = ConnectionConfig::udp();
-                udp.port = addr.port();
-                let mut tcp = ConnectionConfig::tcp();
-                tcp.port = addr.port();
-                servers.push(NameServerConfig::new(addr.ip(), true, vec![udp, tcp]));
-            }
-            MessageAuthenticator::new(ResolverConfig::from_parts(None, vec![], servers), opts)
-        }
-        .map_err(|e| ResolverError(e.to_string()))?;
+        let (config, opts) = resolver_config(resolvers)?;
+        let authenticator =
+            MessageAuthenticator::new(config, opts).map_err(|e| ResolverError(e.to_string()))?;
         Ok(Verifier {
             authenticator,
             hostname: hostname.to_owned(),
@@ -109,8 +130,8 @@ impl Verifier {
             .with_dkim_results(&dkim, &header_from)
             .with_spf_mailfrom_result(&spf, ip, mail_from, helo)
             .with_dmarc_result(&dmarc);
-        let failed = matches!(dmarc.dkim_result(), DmarcResult::Fail(_))
-            && matches!(dmarc.spf_result(), DmarcResult::Fail(_));
+        // Fail only when no mechanism passed and none had a temporary error (RFC 7489 §6.6.2).
+        let failed = matches!(dmarc.result(), DmarcResult::Fail(_));
         let dkim_word = if dkim.is_empty() {
             "none"
         } else if dkim.iter().any(|d| d.result() == &mail_auth::DkimResult::Pass) {

@@ -59,6 +59,7 @@ pub fn compile(config: &Config) -> Plan {
                 username: r.username.clone(),
                 password: r.password.as_ref().map(|p| p.value.clone()),
                 ca_file: r.ca_file.as_deref().map(path_str),
+                spf_include: r.spf_include.clone(),
             }),
         },
         dns: Dns {
@@ -345,6 +346,10 @@ fn limits(l: &cfg::Limits) -> Limits {
             ban_seconds: l.auth_ban,
         },
         queue_lifetime_seconds: l.queue_lifetime,
+        retry_min_seconds: l.retry_min,
+        retry_max_seconds: l.retry_max,
+        outbound_connections: l.outbound_connections,
+        outbound_per_destination: l.outbound_per_destination,
     }
 }
 

@@ -289,6 +289,8 @@ pub struct Relay {
     pub password: Option<SecretRef>,
     /// Extra CA to trust.
     pub ca_file: Option<String>,
+    /// The provider's SPF domain, for `yubin dns`.
+    pub spf_include: Option<String>,
 }
 
 /// Name resolution.
@@ -351,6 +353,14 @@ pub struct Limits {
     pub auth_failures: AuthFailures,
     /// Outbound retry lifetime in seconds.
     pub queue_lifetime_seconds: u64,
+    /// First retry delay in seconds (doubling per attempt).
+    pub retry_min_seconds: u64,
+    /// Longest retry delay in seconds.
+    pub retry_max_seconds: u64,
+    /// Outbound connections in total.
+    pub outbound_connections: u32,
+    /// Outbound connections per destination.
+    pub outbound_per_destination: u32,
 }
 
 /// A daemon endpoint.

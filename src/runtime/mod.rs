@@ -17,12 +17,16 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
+use crate::auth::rate::RateLimiter;
 use crate::auth::{Bans, ConnectionLimits, Directory};
 use crate::config::secrets;
 use crate::delivery::Routing;
 use crate::mailbox::maildir::Store;
 use crate::msgauth::Verifier;
+use crate::msgauth::dkim::Signer;
 use crate::plan::{BackupTarget, Database, ListenerTls, Plan, Protocol, SecretRef};
+use crate::queue::store::QueueStore;
+use crate::queue::{Queue, QueueConfig, RelayTarget};
 use crate::smtp::{self, ActiveSessions, ListenerInfo, Services, Timeouts};
 
 /// Why the server could not start.
@@ -161,6 +165,8 @@ pub struct Options {
     pub timeouts: Option<Timeouts>,
     /// Run SPF/DKIM/DMARC checks on the MX (tests without DNS turn them off).
     pub message_checks: bool,
+    /// Run the outbound queue.
+    pub queue: bool,
 }
 
 impl Default for Options {
@@ -168,6 +174,7 @@ impl Default for Options {
         Options {
             timeouts: None,
             message_checks: true,
+            queue: true,
         }
     }
 }
@@ -199,8 +206,9 @@ pub async fn prepare(plan: &Plan, options: Options) -> Result<Prepared, StartErr
     };
     crate::store::sync_directory(&pool, plan).await?;
 
-    let routing = Routing::from_plan(plan);
+    let routing = Arc::new(Routing::from_plan(plan));
     let store = Arc::new(Store::new(&plan.hostname));
+    let store_handle = store.clone();
     {
         let store = store.clone();
         let dirs: Vec<PathBuf> = routing.mailboxes().map(|(_, m)| m.maildir.clone()).collect();
@@ -236,7 +244,26 @@ pub async fn prepare(plan: &Plan, options: Options) -> Result<Prepared, StartErr
         None
     };
 
+    let signer = Arc::new(Signer::load(plan).map_err(|e| StartError::Unsupported(e.to_string()))?);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let queue = if options.queue {
+        let store = QueueStore::open(&data_dir, pool.clone())
+            .await
+            .map_err(|e| StartError::Unsupported(e.to_string()))?;
+        let resolver = crate::msgauth::resolver(&plan.dns.resolvers)
+            .map_err(|e| StartError::Unsupported(e.to_string()))?;
+        let queue = Queue::new(
+            queue_config(plan)?,
+            store,
+            resolver,
+            routing.clone(),
+            store_handle.clone(),
+        );
+        tokio::spawn(queue.clone().run(shutdown_rx.clone()));
+        Some(queue)
+    } else {
+        None
+    };
     let limits = plan.limits.clone();
     let services = Arc::new(Services {
         hostname: plan.hostname.clone(),
@@ -267,6 +294,13 @@ pub async fn prepare(plan: &Plan, options: Options) -> Result<Prepared, StartErr
         )),
         limits,
         verifier,
+        signer,
+        queue,
+        send_rate: RateLimiter::new(
+            plan.limits.send_rate.messages,
+            Duration::from_secs(plan.limits.send_rate.per_seconds),
+        ),
+        send_rate_per_user: plan.limits.send_rate.scope == "user",
         timeouts: options.timeouts.unwrap_or_default(),
         shutdown: shutdown_rx,
         active: Arc::new(ActiveSessions::default()),
@@ -275,6 +309,64 @@ pub async fn prepare(plan: &Plan, options: Options) -> Result<Prepared, StartErr
         services,
         shutdown: shutdown_tx,
         pool,
+    })
+}
+
+/// The queue's settings from the plan; the relay password is resolved here.
+pub fn queue_config(plan: &Plan) -> Result<QueueConfig, StartError> {
+    use crate::queue::client::{ClientConfig, TlsMode, opportunistic_connector, verifying_connector};
+    let timeout = Duration::from_secs(60);
+    let relay = match &plan.outbound.relay {
+        None => None,
+        Some(r) => {
+            let verifying = || {
+                verifying_connector(r.ca_file.as_deref().map(Path::new))
+                    .map_err(|e| StartError::Unsupported(format!("relay ca-file: {e}")))
+            };
+            let tls = match r.tls.as_str() {
+                "required" => TlsMode::Required(verifying()?),
+                "implicit" => TlsMode::Implicit(verifying()?),
+                "starttls" => TlsMode::Opportunistic(opportunistic_connector()),
+                _ => TlsMode::None,
+            };
+            let auth = match (&r.username, &r.password) {
+                (Some(u), Some(p)) => {
+                    let secret = secrets::resolve(p).map_err(|reason| StartError::Secret {
+                        what: "relay password".into(),
+                        reference: p.to_string(),
+                        reason,
+                    })?;
+                    Some((u.clone(), secret.expose().to_owned()))
+                }
+                _ => None,
+            };
+            Some(RelayTarget {
+                host: r.host.clone(),
+                port: r.port,
+                client: ClientConfig {
+                    helo: plan.hostname.clone(),
+                    tls,
+                    auth,
+                    timeout,
+                },
+            })
+        }
+    };
+    Ok(QueueConfig {
+        hostname: plan.hostname.clone(),
+        relay,
+        mx_port: 25,
+        direct: ClientConfig {
+            helo: plan.hostname.clone(),
+            tls: TlsMode::Opportunistic(opportunistic_connector()),
+            auth: None,
+            timeout,
+        },
+        lifetime: plan.limits.queue_lifetime_seconds as i64,
+        retry_min: plan.limits.retry_min_seconds as i64,
+        retry_max: plan.limits.retry_max_seconds as i64,
+        max_connections: plan.limits.outbound_connections as usize,
+        per_destination: plan.limits.outbound_per_destination as usize,
     })
 }
 

@@ -22,11 +22,14 @@ use tokio::sync::{Notify, watch};
 use tokio_rustls::TlsAcceptor;
 use tracing::{info, warn};
 
+use crate::auth::rate::RateLimiter;
 use crate::auth::{Bans, ConnectionLimits, Directory};
 use crate::delivery::Routing;
 use crate::mailbox::maildir::Store;
 use crate::msgauth::Verifier;
+use crate::msgauth::dkim::Signer;
 use crate::plan::{self, SmtpRole};
+use crate::queue::Queue;
 
 /// Session timeouts (RFC 5321 §4.5.3.2 gives the minimums a server should allow).
 #[derive(Debug, Clone, Copy)]
@@ -54,7 +57,7 @@ pub struct Services {
     /// This server's name.
     pub hostname: String,
     /// Recipients and senders.
-    pub routing: Routing,
+    pub routing: Arc<Routing>,
     /// Logins.
     pub directory: Directory,
     /// Maildir delivery.
@@ -73,6 +76,14 @@ pub struct Services {
     pub connections: Arc<ConnectionLimits>,
     /// SPF/DKIM/DMARC checks for the MX.
     pub verifier: Option<Verifier>,
+    /// DKIM signing of submitted mail.
+    pub signer: Arc<Signer>,
+    /// The outbound queue (absent in tests that do not need it).
+    pub queue: Option<Arc<Queue>>,
+    /// Submission rate limit.
+    pub send_rate: RateLimiter,
+    /// Whether the send rate counts per authenticated user (else per client IP).
+    pub send_rate_per_user: bool,
     /// Timeouts.
     pub timeouts: Timeouts,
     /// Becomes true when the server shuts down.

@@ -16,12 +16,13 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use super::conn::{Conn, Line, ReadError, Stream};
 use super::data::{ChunkReader, DataReader, Outcome};
 use super::headers;
-use super::parse::{self, Command, Domain, MailParams, Path, ReversePath};
+use super::parse::{self, Command, Domain, MailParams, Path, RcptParams, ReversePath};
 use super::reply::{self, Reply};
 use super::{ListenerInfo, Services};
 use crate::delivery::Resolution;
 use crate::mailbox::maildir::Target;
 use crate::plan::SmtpRole;
+use crate::queue::store::{NewMessage, NewRecipient};
 
 /// Longest command line accepted (RFC 5321 allows 512; extensions and UTF-8 need more).
 pub const MAX_COMMAND_LINE: usize = 2048;
@@ -43,6 +44,7 @@ struct Txn {
     params: MailParams,
     rcpts: Vec<String>,
     mailboxes: Vec<String>,
+    remote: Vec<NewRecipient>,
     chunks: Option<(ChunkReader, Vec<u8>)>,
     started: Instant,
 }
@@ -91,21 +93,6 @@ where
     }
     .instrument(span)
     .await
-}
-
-fn new_id() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static SEQ: AtomicU64 = AtomicU64::new(0);
-    let t = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    let n = SEQ.fetch_add(1, Ordering::Relaxed);
-    format!(
-        "{:X}{:05X}{:X}",
-        t.as_secs(),
-        t.subsec_micros() & 0xFFFFF,
-        n & 0xFFFFF
-    )
 }
 
 impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
@@ -209,7 +196,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                 }
                 Err(r) => self.error(r),
             },
-            Command::Rcpt(path, _params) => match self.rcpt(&path) {
+            Command::Rcpt(path, params) => match self.rcpt(&path, params) {
                 Ok(()) => {
                     self.conn.reply(&reply::recipient_ok());
                     Flow::Continue
@@ -442,12 +429,31 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                 }
             }
         }
+        let submitting = self.user.is_some() || self.trusted;
+        if submitting {
+            let key = match (&self.user, self.svc.send_rate_per_user) {
+                (Some(u), true) => u.clone(),
+                _ => self.peer.ip().to_string(),
+            };
+            if let Err(wait) = self.svc.send_rate.check(&key) {
+                warn!(sender = %key, "sending rate limit reached");
+                return Err(Reply::new(
+                    451,
+                    (4, 7, 1),
+                    format!(
+                        "Sending rate limit exceeded; try again in {} seconds",
+                        wait.as_secs().max(1)
+                    ),
+                ));
+            }
+        }
         self.txn = Some(Txn {
-            id: new_id(),
+            id: crate::queue::new_id(),
             from,
             params,
             rcpts: Vec::new(),
             mailboxes: Vec::new(),
+            remote: Vec::new(),
             chunks: None,
             started: Instant::now(),
         });
@@ -461,7 +467,16 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
         }
     }
 
-    fn rcpt(&mut self, path: &Path) -> Result<(), Reply> {
+    fn remote_recipient(address: &str, domain: &str, params: &RcptParams) -> NewRecipient {
+        NewRecipient {
+            address: address.to_owned(),
+            domain: domain.to_owned(),
+            orcpt: params.orcpt.clone(),
+            notify: params.notify.clone(),
+        }
+    }
+
+    fn rcpt(&mut self, path: &Path, params: RcptParams) -> Result<(), Reply> {
         let Some(txn) = &self.txn else {
             return Err(reply::mail_first());
         };
@@ -484,6 +499,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             Some(Domain::Literal(_)) => Resolution::Remote,
             Some(Domain::Name(d)) => routing.resolve(&path.local, d),
         };
+        let mut remote = Vec::new();
         let mailboxes = match resolution {
             Resolution::Unknown => return Err(reply::no_such_user()),
             Resolution::Remote => {
@@ -499,22 +515,39 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                         }
                     }
                 }
-                return Err(reply::queue_unavailable());
+                let Some(Domain::Name(domain)) = &path.domain else {
+                    return Err(Reply::new(
+                        553,
+                        (5, 1, 3),
+                        "Address literals are not supported as destinations",
+                    ));
+                };
+                if self.svc.queue.is_none() {
+                    return Err(reply::queue_unavailable());
+                }
+                remote.push(Self::remote_recipient(&path.to_address(), domain, &params));
+                Vec::new()
             }
             Resolution::Local(route) => {
-                if !route.forward.is_empty() {
-                    return Err(reply::queue_unavailable());
+                for f in &route.forward {
+                    let Some(queue_domain) = f.rsplit_once('@').map(|(_, d)| d.to_owned()) else {
+                        continue;
+                    };
+                    if self.svc.queue.is_none() {
+                        return Err(reply::queue_unavailable());
+                    }
+                    remote.push(Self::remote_recipient(f, &queue_domain, &RcptParams::default()));
                 }
                 let enabled: Vec<&String> = route
                     .mailboxes
                     .iter()
                     .filter(|m| routing.mailbox(m).is_some_and(|i| !i.disabled))
                     .collect();
-                if enabled.is_empty() {
+                if enabled.is_empty() && remote.is_empty() {
                     return Err(reply::mailbox_disabled());
                 }
                 let with_room: Vec<String> = enabled
-                    .into_iter()
+                    .iter()
                     .filter(|m| {
                         let Some(info) = routing.mailbox(m) else {
                             return false;
@@ -523,9 +556,9 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                         let used = self.svc.store.usage(&info.maildir);
                         used < quota && used.saturating_add(declared) <= quota.saturating_add(quota / 10)
                     })
-                    .cloned()
+                    .map(|m| (*m).clone())
                     .collect();
-                if with_room.is_empty() {
+                if with_room.is_empty() && !enabled.is_empty() && remote.is_empty() {
                     return Err(reply::quota_exceeded());
                 }
                 with_room
@@ -538,6 +571,15 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
         for m in mailboxes {
             if !txn.mailboxes.contains(&m) {
                 txn.mailboxes.push(m);
+            }
+        }
+        for r in remote {
+            if !txn
+                .remote
+                .iter()
+                .any(|x| x.address.eq_ignore_ascii_case(&r.address))
+            {
+                txn.remote.push(r);
             }
         }
         Ok(())
@@ -709,26 +751,68 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
         };
         let return_path = headers::return_path(&txn.from.to_address());
         let received = headers::received(&trace);
-        let mut message =
-            Vec::with_capacity(return_path.len() + auth_header.len() + received.len() + body.len());
-        message.extend_from_slice(return_path.as_bytes());
-        message.extend_from_slice(auth_header.as_bytes());
-        message.extend_from_slice(received.as_bytes());
-        message.extend_from_slice(&body);
+        let local = !txn.mailboxes.is_empty();
+        let remote = !txn.remote.is_empty();
+        // The copy for the queue: our trace header and the DKIM signatures, no Return-Path
+        // (that is added at final delivery, RFC 5321 §4.4).
+        let queued = if remote {
+            let mut q = Vec::with_capacity(received.len() + 1024 + body.len());
+            q.extend_from_slice(received.as_bytes());
+            // Our users and our applications get their mail signed; mail merely forwarded
+            // for strangers does not.
+            if (self.user.is_some() || self.trusted)
+                && let Some(domain) = crate::msgauth::dkim::from_domain(&body)
+            {
+                {
+                    match self.svc.signer.sign(&domain, &body) {
+                        Ok(sig) => q.extend_from_slice(sig.as_bytes()),
+                        Err(e) => warn!(id = %txn.id, error = %e, "DKIM signing failed; sending unsigned"),
+                    }
+                }
+            }
+            q.extend_from_slice(&body);
+            Some(q)
+        } else {
+            None
+        };
+        if local {
+            let mut message =
+                Vec::with_capacity(return_path.len() + auth_header.len() + received.len() + body.len());
+            message.extend_from_slice(return_path.as_bytes());
+            message.extend_from_slice(auth_header.as_bytes());
+            message.extend_from_slice(received.as_bytes());
+            message.extend_from_slice(&body);
+            let targets: Vec<Target> = txn
+                .mailboxes
+                .iter()
+                .filter_map(|m| self.svc.routing.mailbox(m))
+                .map(|info| Target {
+                    maildir: info.maildir.clone(),
+                    folder: folder.clone(),
+                })
+                .collect();
+            if let Err(e) = self.svc.store.deliver(Arc::new(message), targets).await {
+                warn!(id = %txn.id, error = %e, "delivery to Maildir failed");
+                return Err(reply::local_error());
+            }
+        }
         drop(body);
-
-        let targets: Vec<Target> = txn
-            .mailboxes
-            .iter()
-            .filter_map(|m| self.svc.routing.mailbox(m))
-            .map(|info| Target {
-                maildir: info.maildir.clone(),
-                folder: folder.clone(),
-            })
-            .collect();
-        if let Err(e) = self.svc.store.deliver(Arc::new(message), targets).await {
-            warn!(id = %txn.id, error = %e, "delivery to Maildir failed");
-            return Err(reply::local_error());
+        if let (Some(q), Some(queue)) = (queued, &self.svc.queue) {
+            let msg = NewMessage {
+                id: txn.id.clone(),
+                sender: txn.from.to_address(),
+                recipients: txn.remote.clone(),
+                envid: txn.params.envid.clone(),
+                ret: txn.params.ret.clone(),
+            };
+            if let Err(e) = queue.submit(msg, Arc::new(q)).await {
+                warn!(id = %txn.id, error = %e, "cannot queue the message");
+                return Err(reply::local_error());
+            }
+            if !summary.is_empty() {
+                summary.push(' ');
+            }
+            summary.push_str(&format!("queued={}", txn.remote.len()));
         }
         Ok(summary)
     }

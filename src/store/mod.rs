@@ -12,7 +12,10 @@ use sqlx::{AssertSqlSafe, Row};
 use crate::plan::Plan;
 
 /// The migrations, in order: (version, SQL). Their files live in `schema/migrations/`.
-pub const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../schema/migrations/0001_directory.sql"))];
+pub const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../schema/migrations/0001_directory.sql")),
+    (2, include_str!("../../schema/migrations/0002_queue.sql")),
+];
 
 /// Why the database could not be used.
 #[derive(Debug, thiserror::Error)]

@@ -29,8 +29,20 @@ fn run(cmd: &mut Command) -> String {
 impl Postfix {
     /// Starts Postfix with `main_extra` appended to main.cf and `master_extra` to master.cf.
     pub fn start(main_extra: &str, master_extra: &str) -> Postfix {
+        Self::start_with(main_extra, master_extra, |_| {})
+    }
+
+    /// Like [`start`](Self::start); `{DIR}` in the extras is the instance folder, and
+    /// `prepare` runs (with that folder) before Postfix starts.
+    pub fn start_with(
+        main_extra: &str,
+        master_extra: &str,
+        prepare: impl FnOnce(&std::path::Path),
+    ) -> Postfix {
         let dir = TempDir::new("postfix");
         let d = std::fs::canonicalize(&dir.0).expect("canonical");
+        let main_extra = &main_extra.replace("{DIR}", &d.display().to_string());
+        let master_extra = &master_extra.replace("{DIR}", &d.display().to_string());
         let port = free_port();
         for sub in ["etc", "queue", "data"] {
             std::fs::create_dir_all(d.join(sub)).expect("mkdir");
@@ -91,6 +103,7 @@ postlog   unix-dgram n  -       n       -       1       postlogd
         let _ = Command::new("chown")
             .args(["postfix:postfix", &d.join("data").display().to_string()])
             .status();
+        prepare(&d);
         let etc = d.join("etc").display().to_string();
         let check = run(Command::new("postfix").args(["-c", &etc, "check"]));
         let start = run(Command::new("postfix").args(["-c", &etc, "start"]));
@@ -148,7 +161,10 @@ impl Drop for Postfix {
                 }
                 std::thread::sleep(Duration::from_millis(100));
             }
-            let _ = Command::new("kill").args(["-9", &pid]).status();
+            let _ = Command::new("kill")
+                .args(["-9", &pid])
+                .stderr(Stdio::null())
+                .status();
         }
     }
 }
