@@ -184,12 +184,14 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<IO> {
             let buf = &mut self.rbuf[old..];
             let shutdown = &mut self.shutdown;
             tokio::select! {
+                // Shutdown first: an idle session must not start new work once it is set.
+                biased;
+                _ = wait_shutdown(shutdown), if idle => Err(ReadError::Shutdown),
                 r = tokio::time::timeout(timeout, stream.read(buf)) => match r {
                     Ok(Ok(0)) | Ok(Err(_)) => Err(ReadError::Closed),
                     Ok(Ok(n)) => Ok(n),
                     Err(_) => Err(ReadError::Timeout),
                 },
-                _ = wait_shutdown(shutdown), if idle => Err(ReadError::Shutdown),
             }
         };
         match result {
@@ -202,6 +204,11 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<IO> {
                 Err(e)
             }
         }
+    }
+
+    /// True once the server is shutting down.
+    pub fn shutting_down(&self) -> bool {
+        *self.shutdown.borrow()
     }
 
     /// Reads one line of at most `max` bytes (without its terminator).

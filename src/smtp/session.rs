@@ -115,6 +115,11 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             .reply(&Reply::plain(220, format!("{} ESMTP yubin", self.svc.hostname)));
         loop {
             self.conn.idle = true;
+            if self.conn.shutting_down() {
+                // Even commands already buffered are not started once shutdown began.
+                self.conn.reply(&reply::shutting_down());
+                return;
+            }
             let line = match self
                 .conn
                 .read_line(MAX_COMMAND_LINE, self.svc.timeouts.command)
