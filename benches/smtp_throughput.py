@@ -30,10 +30,20 @@ TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/yubin-t
 HASH = "$argon2id$v=19$m=19456,t=2,p=1$jGeMXANpfiemq/i9LDa6ug$oGD23m3qvii2iTtKHk3Sxsa151Oy3hsOO6aq/gzEQXE"
 
 
+_next_port = 20000 + (os.getpid() % 600) * 20
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port below the ephemeral range, so no outgoing connection can take it meanwhile."""
+    global _next_port
+    while True:
+        _next_port = 20000 + (_next_port - 20000 + 1) % 12000
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", _next_port))
+                return _next_port
+            except OSError:
+                continue
 
 
 def wait_port(port, timeout=20):

@@ -17,12 +17,26 @@ pub const ALICE_HASH: &str =
 pub const BOB_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$cP0B+Y6uuzPn8sgIOxG3NQ$2dJc8PPdn5bHEBZUY1apQmfMoWeRhHMs9IjSINshKxE";
 
-/// A free TCP port on 127.0.0.1 (bound and released; good enough for tests).
+/// A free TCP and UDP port on 127.0.0.1.
+///
+/// Ports come from 20000–31999, below the kernel's ephemeral range (32768–60999): a port the
+/// kernel handed out for `bind(0)` and that was released can be taken by the next outgoing
+/// connection of a parallel test before the server binds it. Each test process starts at its
+/// own offset and checks that the port is bindable.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let offset = (std::process::id() % 600) * 20;
+    for _ in 0..12_000 {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = (20_000 + (offset + n) % 12_000) as u16;
+        let tcp = TcpListener::bind(("127.0.0.1", port));
+        let udp = std::net::UdpSocket::bind(("127.0.0.1", port));
+        if tcp.is_ok() && udp.is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in 20000-31999")
 }
 
 /// Whether a required external tool exists. Under CI=true a missing tool fails the test;
