@@ -190,6 +190,11 @@ domain "b.test" {{
     user "bob" password-hash="{BOB_HASH}"
     alias "postmaster" to="bob"
 }}
+domain "implicit.test" {{
+    dkim selector="i1"
+    user "carl" password-hash="{BOB_HASH}"
+    alias "postmaster" to="carl"
+}}
 "#
         )
     };
@@ -202,6 +207,8 @@ domain "b.test" {{
         "--host-record=mx.a.test,127.0.0.2".to_owned(),
         "--host-record=mx.b.test,127.0.0.3".to_owned(),
         "--mx-host=nullmx.test,.,0".to_owned(),
+        // No MX at all: the domain's own address is the implicit MX (RFC 5321 §5.1).
+        "--host-record=implicit.test,127.0.0.3".to_owned(),
         // The test zone authorises the loopback range: outbound connections leave from 127.0.0.1.
         txt("a.test", "v=spf1 ip4:127.0.0.0/8 -all"),
         txt("_dmarc.a.test", "v=DMARC1; p=reject"),
@@ -260,6 +267,14 @@ domain "b.test" {{
     assert!(
         m.contains("with ESMTPS"),
         "opportunistic STARTTLS between the two: {m}"
+    );
+
+    send("carl@implicit.test", "implicit MX");
+    wait(
+        "implicit MX delivery",
+        Duration::from_secs(30),
+        || b.inbox("implicit.test", "carl").len() == 1,
+        || a.log(),
     );
 
     // B refuses an unknown user: A bounces to alice.

@@ -89,6 +89,10 @@ fn make_ca(dir: &Path) {
 /// A Postfix relay on `port` that accepts mail for remote.test only from SASL-authenticated
 /// clients over TLS (user relayuser@relay.test), delivering into Maildirs.
 fn sasl_relay(password: &str) -> (Postfix, u16, TempDir) {
+    sasl_relay_mode(password, false)
+}
+
+fn sasl_relay_mode(password: &str, implicit: bool) -> (Postfix, u16, TempDir) {
     let tls = TempDir::new("relay-tls");
     make_ca(&tls.0);
     let relay_port = free_port();
@@ -115,10 +119,12 @@ smtpd_tls_loglevel = 1
     let master = format!(
         "127.0.0.1:{relay_port} inet n - n - - smtpd
   -o smtpd_tls_security_level=encrypt
+  -o smtpd_tls_wrappermode={wrapper}
   -o smtpd_sasl_auth_enable=yes
   -o mynetworks=
   -o smtpd_client_restrictions=permit_sasl_authenticated,reject
-"
+",
+        wrapper = if implicit { "yes" } else { "no" }
     );
     let pf = Postfix::start_with(&main, &master, |dir| {
         std::fs::create_dir_all(dir.join("vmail")).unwrap();
@@ -304,6 +310,76 @@ fn seed_scenario_trusted_app_relays_through_authenticated_postfix() {
         String::from_utf8_lossy(&v.stderr)
     );
     assert!(y.log().contains("delivered"), "{}", y.log());
+}
+
+#[test]
+fn implicit_tls_relay_with_auth() {
+    if !have("postfix") || !have("saslpasswd2") || !have("openssl") || !have("swaks") {
+        return;
+    }
+    let (pf, relay_port, tls) = sasl_relay_mode("relay-secret", true);
+    let ca = std::fs::canonicalize(&tls.0).unwrap().join("ca.pem");
+    let config = relay_config(relay_port, &ca, "").replace("tls \"required\"", "tls \"implicit\"");
+    let y = Yubin::start_with(&config, &[("YUBIN_TEST_RELAY_PASSWORD", "relay-secret")]);
+    let (code, out) = swaks(&[
+        "--server",
+        &format!("127.0.0.1:{}", y.ports.smtp),
+        "--from",
+        "alice@example.test",
+        "--to",
+        "bob@remote.test",
+        "--header",
+        "Subject: over implicit TLS",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let maildir = pf.dir.join("vmail/bob/Maildir/new");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_dir(&maildir)
+        .map(|d| d.count() == 1)
+        .unwrap_or(false)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "not delivered.\nyubin:\n{}\npostfix:\n{}",
+            y.log(),
+            pf.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        pf.log().contains("sasl_username=relayuser@relay.test"),
+        "{}",
+        pf.log()
+    );
+}
+
+#[test]
+fn untrusted_relay_certificate_defers() {
+    if !have("postfix") || !have("saslpasswd2") || !have("openssl") || !have("swaks") {
+        return;
+    }
+    // Without the relay's CA, the certificate does not verify: nothing is sent, it is deferred.
+    let (_pf, relay_port, _tls) = sasl_relay("relay-secret");
+    let other = TempDir::new("other-ca");
+    make_ca(&other.0);
+    let wrong_ca = std::fs::canonicalize(&other.0).unwrap().join("ca.pem");
+    let y = Yubin::start_with(
+        &relay_config(relay_port, &wrong_ca, ""),
+        &[("YUBIN_TEST_RELAY_PASSWORD", "relay-secret")],
+    );
+    let (code, out) = swaks(&[
+        "--server",
+        &format!("127.0.0.1:{}", y.ports.smtp),
+        "--from",
+        "alice@example.test",
+        "--to",
+        "bob@remote.test",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    wait_for("a deferral", Duration::from_secs(20), || {
+        y.log().contains("deferred")
+    });
+    assert!(y.log().contains("TLS"), "{}", y.log());
 }
 
 #[test]
