@@ -126,6 +126,23 @@ pub struct Store {
     seq: AtomicU64,
     syncs: Mutex<HashMap<PathBuf, Arc<DirSync>>>,
     usage: Mutex<HashMap<PathBuf, u64>>,
+    delivered: DeliveryHook,
+}
+
+/// Called with each folder a delivery landed in (IMAP IDLE wakes up on it).
+#[derive(Default)]
+struct DeliveryHook(std::sync::OnceLock<Box<HookFn>>);
+
+type HookFn = dyn Fn(&Path) + Send + Sync;
+
+impl std::fmt::Debug for DeliveryHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() {
+            "DeliveryHook(set)"
+        } else {
+            "DeliveryHook(none)"
+        })
+    }
 }
 
 /// Creates a folder (and its parents) and fsyncs the new entries.
@@ -210,7 +227,13 @@ impl Store {
             seq: AtomicU64::new(0),
             syncs: Mutex::new(HashMap::new()),
             usage: Mutex::new(HashMap::new()),
+            delivered: DeliveryHook::default(),
         }
+    }
+
+    /// Sets the function told about every folder a delivery lands in (once).
+    pub fn on_delivery(&self, hook: impl Fn(&Path) + Send + Sync + 'static) {
+        let _ = self.delivered.0.set(Box::new(hook));
     }
 
     /// Makes sure a Maildir exists and removes leftovers of interrupted deliveries from its
@@ -241,10 +264,17 @@ impl Store {
         *lock(&self.usage).entry(maildir.to_path_buf()).or_insert(scanned)
     }
 
-    fn add_usage(&self, maildir: &Path, bytes: u64) {
+    /// Counts `bytes` more in a Maildir (a message was added outside [`Store::deliver`]).
+    pub fn add_usage(&self, maildir: &Path, bytes: u64) {
         if let Some(u) = lock(&self.usage).get_mut(maildir) {
             *u += bytes;
         }
+    }
+
+    /// Forgets a Maildir's usage so the next [`Store::usage`] scans it again (messages
+    /// were removed).
+    pub fn forget_usage(&self, maildir: &Path) {
+        lock(&self.usage).remove(maildir);
     }
 
     fn unique_name(&self, size: usize) -> String {
@@ -281,6 +311,13 @@ impl Store {
         .map_err(io::Error::other)??;
         for dir in &dirs {
             self.dir_sync(dir).sync().await?;
+        }
+        if let Some(hook) = self.delivered.0.get() {
+            for dir in &dirs {
+                if let Some(folder) = dir.parent() {
+                    hook(folder);
+                }
+            }
         }
         Ok(paths)
     }

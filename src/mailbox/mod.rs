@@ -1,3 +1,6 @@
-//! Mail storage: Maildir folders under the data directory.
+//! Mail storage: Maildir folders under the data directory, and the index that gives their
+//! messages IMAP UIDs, flags and MODSEQs.
 
+pub mod index;
 pub mod maildir;
+pub mod mutf7;

@@ -264,6 +264,18 @@ pub async fn prepare(plan: &Plan, options: Options) -> Result<Prepared, StartErr
     } else {
         None
     };
+    let index = Arc::new(crate::mailbox::index::Index::new(
+        pool.clone(),
+        routing
+            .mailboxes()
+            .map(|(address, m)| (address.to_owned(), m.maildir.clone()))
+            .collect(),
+        &plan.hostname,
+    ));
+    {
+        let index = index.clone();
+        store.on_delivery(move |dir| index.delivered(dir));
+    }
     let limits = plan.limits.clone();
     let services = Arc::new(Services {
         hostname: plan.hostname.clone(),
@@ -304,6 +316,7 @@ pub async fn prepare(plan: &Plan, options: Options) -> Result<Prepared, StartErr
         timeouts: options.timeouts.unwrap_or_default(),
         shutdown: shutdown_rx,
         active: Arc::new(ActiveSessions::default()),
+        index,
     });
     Ok(Prepared {
         services,
@@ -379,26 +392,47 @@ pub async fn serve(plan: Plan, options: Options) -> Result<(), StartError> {
     } = prepare(&plan, options).await?;
 
     // Bind everything before serving anything: a taken port is a start-up error.
+    enum Kind {
+        Smtp(Arc<ListenerInfo>),
+        Imap(Arc<crate::imap::ImapListener>),
+        Pop3(Arc<crate::pop3::Pop3Listener>),
+    }
     let mut bound = Vec::new();
     for (name, l) in &plan.listeners {
-        if l.protocol != Protocol::Smtp {
-            warn!(listener = %name, "{} is not served by this version yet", name);
-            continue;
-        }
-        let role = l.role.unwrap_or(crate::plan::SmtpRole::Mx);
-        let info = Arc::new(ListenerInfo {
-            name: name.clone(),
-            role,
-            implicit_tls: l.tls == ListenerTls::Implicit,
-        });
+        let implicit_tls = l.tls == ListenerTls::Implicit;
+        let kind = match l.protocol {
+            Protocol::Smtp => Kind::Smtp(Arc::new(ListenerInfo {
+                name: name.clone(),
+                role: l.role.unwrap_or(crate::plan::SmtpRole::Mx),
+                implicit_tls,
+            })),
+            Protocol::Imap => Kind::Imap(Arc::new(crate::imap::ImapListener {
+                name: name.clone(),
+                implicit_tls,
+            })),
+            Protocol::Pop3 => Kind::Pop3(Arc::new(crate::pop3::Pop3Listener {
+                name: name.clone(),
+                implicit_tls,
+            })),
+            Protocol::Http => {
+                warn!(listener = %name, "{} is not served by this version yet", name);
+                continue;
+            }
+        };
+        let kind = Arc::new(kind);
         for address in &l.addresses {
-            bound.push((bind(address, name)?, info.clone(), address.clone()));
+            bound.push((bind(address, name)?, kind.clone(), name.clone(), address.clone()));
         }
     }
     let mut tasks = Vec::new();
-    for (listener, info, address) in bound {
-        info!(listener = %info.name, %address, "listening");
-        tasks.push(tokio::spawn(smtp::accept_loop(listener, info, svc.clone())));
+    for (listener, kind, name, address) in bound {
+        info!(listener = %name, %address, "listening");
+        let svc = svc.clone();
+        tasks.push(match &*kind {
+            Kind::Smtp(info) => tokio::spawn(smtp::accept_loop(listener, info.clone(), svc)),
+            Kind::Imap(info) => tokio::spawn(crate::imap::accept_loop(listener, info.clone(), svc)),
+            Kind::Pop3(info) => tokio::spawn(crate::pop3::accept_loop(listener, info.clone(), svc)),
+        });
     }
     info!(hostname = %plan.hostname, mailboxes = plan.mailboxes.len(), "yubin is ready");
 

@@ -91,16 +91,16 @@ pub struct Conn<IO> {
     pub idle: bool,
 }
 
-const READ_CHUNK: usize = 16 * 1024;
+const READ_CHUNK: usize = 8 * 1024;
 
 impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<IO> {
     /// Wraps a stream.
     pub fn new(stream: Stream<IO>, shutdown: watch::Receiver<bool>) -> Self {
         Conn {
             stream,
-            rbuf: Vec::with_capacity(READ_CHUNK),
+            rbuf: Vec::new(),
             rpos: 0,
-            wbuf: Vec::with_capacity(1024),
+            wbuf: Vec::new(),
             shutdown,
             idle: true,
         }
@@ -170,39 +170,50 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<IO> {
     }
 
     /// Reads more from the socket (flushing replies first). Returns the number of new bytes.
+    /// Cancel-safe: bytes are only added to the buffer once a read completed.
     pub async fn fill(&mut self, timeout: Duration) -> Result<usize, ReadError> {
         self.flush().await.map_err(|_| ReadError::Closed)?;
         if self.rpos > 0 && self.rpos * 2 > self.rbuf.len() {
             self.rbuf.drain(..self.rpos);
             self.rpos = 0;
         }
-        let old = self.rbuf.len();
-        self.rbuf.resize(old + READ_CHUNK, 0);
+        if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 4 {
+            self.rbuf.reserve(READ_CHUNK);
+        }
         let idle = self.idle;
-        let result = {
-            let stream = &mut self.stream;
-            let buf = &mut self.rbuf[old..];
-            let shutdown = &mut self.shutdown;
-            tokio::select! {
-                // Shutdown first: an idle session must not start new work once it is set.
-                biased;
-                _ = wait_shutdown(shutdown), if idle => Err(ReadError::Shutdown),
-                r = tokio::time::timeout(timeout, stream.read(buf)) => match r {
-                    Ok(Ok(0)) | Ok(Err(_)) => Err(ReadError::Closed),
-                    Ok(Ok(n)) => Ok(n),
-                    Err(_) => Err(ReadError::Timeout),
-                },
-            }
-        };
-        match result {
-            Ok(n) => {
-                self.rbuf.truncate(old + n);
-                Ok(n)
-            }
-            Err(e) => {
-                self.rbuf.truncate(old);
-                Err(e)
-            }
+        let stream = &mut self.stream;
+        let buf = &mut self.rbuf;
+        let shutdown = &mut self.shutdown;
+        tokio::select! {
+            // Shutdown first: an idle session must not start new work once it is set.
+            biased;
+            _ = wait_shutdown(shutdown), if idle => Err(ReadError::Shutdown),
+            r = tokio::time::timeout(timeout, stream.read_buf(buf)) => match r {
+                Ok(Ok(0)) | Ok(Err(_)) => Err(ReadError::Closed),
+                Ok(Ok(n)) => Ok(n),
+                Err(_) => Err(ReadError::Timeout),
+            },
+        }
+    }
+
+    /// Queues raw bytes (sent at the next flush).
+    pub fn write_raw(&mut self, bytes: &[u8]) {
+        self.wbuf.extend_from_slice(bytes);
+    }
+
+    /// Bytes queued for sending.
+    pub fn pending_output(&self) -> usize {
+        self.wbuf.len()
+    }
+
+    /// Releases buffer memory an idle session does not need.
+    pub fn shrink(&mut self) {
+        if self.rpos >= self.rbuf.len() {
+            self.rbuf = Vec::new();
+            self.rpos = 0;
+        }
+        if self.wbuf.is_empty() {
+            self.wbuf = Vec::new();
         }
     }
 

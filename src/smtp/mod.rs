@@ -16,11 +16,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ipnet::IpNet;
-use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use tokio_rustls::TlsAcceptor;
-use tracing::{info, warn};
 
 use crate::auth::rate::RateLimiter;
 use crate::auth::{Bans, ConnectionLimits, Directory};
@@ -90,6 +88,8 @@ pub struct Services {
     pub shutdown: watch::Receiver<bool>,
     /// Sessions in progress.
     pub active: Arc<ActiveSessions>,
+    /// The IMAP/POP3 view of the mailboxes.
+    pub index: Arc<crate::mailbox::index::Index>,
 }
 
 impl std::fmt::Debug for Services {
@@ -160,41 +160,17 @@ impl Drop for SessionGuard {
     }
 }
 
-/// Accepts connections on `listener` until shutdown, one task per session.
+/// Accepts SMTP connections on `listener` until shutdown, one task per session.
 pub async fn accept_loop(listener: TcpListener, info: Arc<ListenerInfo>, svc: Arc<Services>) {
-    let mut shutdown = svc.shutdown.clone();
-    loop {
-        let accepted = tokio::select! {
-            r = listener.accept() => r,
-            _ = shutdown.changed() => {
-                if *shutdown.borrow() { break } else { continue }
-            }
-        };
-        let (mut stream, peer) = match accepted {
-            Ok(a) => a,
-            Err(e) => {
-                // EMFILE and friends: back off instead of spinning.
-                warn!(listener = %info.name, error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        let Some(slot) = svc.connections.acquire(peer.ip()) else {
-            info!(listener = %info.name, peer = %peer, "refused: connection limit");
-            if !info.implicit_tls {
-                let mut out = Vec::new();
-                reply::too_many_connections().write_to(&mut out);
-                let _ = tokio::time::timeout(Duration::from_secs(5), stream.write_all(&out)).await;
-            }
-            continue;
-        };
-        let guard = svc.active.enter();
-        let (svc, info) = (svc.clone(), info.clone());
-        tokio::spawn(async move {
-            session::serve(stream, peer, info, svc).await;
-            drop(slot);
-            drop(guard);
-        });
-    }
+    let busy = (!info.implicit_tls).then(|| {
+        let mut out = Vec::new();
+        reply::too_many_connections().write_to(&mut out);
+        out
+    });
+    let name = info.name.clone();
+    let shared = svc.clone();
+    crate::listen::accept_loop(listener, name, busy, svc, move |stream, peer| {
+        session::serve(stream, peer, info.clone(), shared.clone())
+    })
+    .await;
 }

@@ -15,6 +15,7 @@ use crate::plan::Plan;
 pub const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../schema/migrations/0001_directory.sql")),
     (2, include_str!("../../schema/migrations/0002_queue.sql")),
+    (3, include_str!("../../schema/migrations/0003_mailbox_index.sql")),
 ];
 
 /// Why the database could not be used.

@@ -94,5 +94,7 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+pub mod mail;
 pub mod postfix;
 pub mod server;
+pub mod tls;

@@ -65,6 +65,14 @@ pub struct Ports {
     pub submission: u16,
     /// Implicit-TLS submission.
     pub submissions: u16,
+    /// IMAP with STARTTLS (`{IMAP}`).
+    pub imap: u16,
+    /// IMAP over TLS (`{IMAPS}`).
+    pub imaps: u16,
+    /// POP3 with STLS (`{POP3}`).
+    pub pop3: u16,
+    /// POP3 over TLS (`{POP3S}`).
+    pub pop3s: u16,
 }
 
 /// A dnsmasq on loopback serving test records and NXDOMAIN for everything else.
@@ -133,7 +141,8 @@ pub struct Yubin {
 }
 
 /// The standard test configuration: example.test with alice, bob, aliases and a catch-all
-/// domain; `extra` is appended. Placeholders: {SMTP} {SUBMISSION} {SUBMISSIONS}.
+/// domain; `extra` is appended. Placeholders: {SMTP} {SUBMISSION} {SUBMISSIONS} {IMAP} {IMAPS}
+/// {POP3} {POP3S} {DNS}.
 pub fn standard_config(extra: &str) -> String {
     format!(
         r#"hostname "mx.example.test"
@@ -205,11 +214,19 @@ impl Yubin {
             smtp: free_port(),
             submission: free_port(),
             submissions: free_port(),
+            imap: free_port(),
+            imaps: free_port(),
+            pop3: free_port(),
+            pop3s: free_port(),
         };
         let text = config
             .replace("{SMTP}", &ports.smtp.to_string())
             .replace("{SUBMISSION}", &ports.submission.to_string())
-            .replace("{SUBMISSIONS}", &ports.submissions.to_string());
+            .replace("{SUBMISSIONS}", &ports.submissions.to_string())
+            .replace("{IMAPS}", &ports.imaps.to_string())
+            .replace("{IMAP}", &ports.imap.to_string())
+            .replace("{POP3S}", &ports.pop3s.to_string())
+            .replace("{POP3}", &ports.pop3.to_string());
         let config = dir.join("mail.kdl");
         std::fs::write(&config, text).expect("write config");
         let data = std::fs::canonicalize(&dir.0).expect("canonical").join("data");

@@ -1,0 +1,513 @@
+//! FETCH (RFC 9051 §6.4.5, RFC 3516 BINARY, RFC 7162 CONDSTORE).
+//!
+//! The cheap items (FLAGS, UID, INTERNALDATE, RFC822.SIZE, MODSEQ) come from the in-memory
+//! folder state. ENVELOPE and BODYSTRUCTURE are computed once per message and cached in the
+//! index, so a client that resynchronises a large mailbox reads no message file. Sections read
+//! the file. File reading and MIME parsing run on the blocking pool, a chunk of messages per
+//! task; responses are streamed, so a FETCH of a whole mailbox holds at most one chunk.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tracing::warn;
+
+use super::mime::{self, Part};
+use super::parse::{FetchItem, SectionKind, SeqSet};
+use super::session::Session;
+use crate::mailbox::index::{Flags, Msg, SEEN};
+
+/// Messages per blocking task (and per response batch).
+const CHUNK: usize = 128;
+
+/// What one message needs computed from its file.
+struct Work {
+    uid: u32,
+    path: PathBuf,
+    /// Read the bytes for sections.
+    raw: bool,
+    /// Compute ENVELOPE and BODYSTRUCTURE (not cached yet).
+    structure: bool,
+}
+
+/// What the blocking task found.
+#[derive(Default)]
+struct Found {
+    raw: Option<Vec<u8>>,
+    structure: Option<(String, String)>,
+    gone: bool,
+}
+
+/// `22-Nov-2026 12:00:00 +0000`.
+pub(super) fn internal_date(secs: i64) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{d:02}-{}-{y:04} {:02}:{:02}:{:02} +0000",
+        MONTHS[(m - 1) as usize],
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day) (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// The name of a section item in the response (`BODY[1.HEADER.FIELDS (From)]<0>`).
+fn section_key(item: &FetchItem) -> String {
+    let FetchItem::Section {
+        section,
+        partial,
+        binary,
+        ..
+    } = item
+    else {
+        return String::new();
+    };
+    let mut s = String::from(if *binary { "BINARY[" } else { "BODY[" });
+    let part: Vec<String> = section.part.iter().map(u32::to_string).collect();
+    s.push_str(&part.join("."));
+    let kind = match section.kind {
+        SectionKind::Full => "",
+        SectionKind::Header => "HEADER",
+        SectionKind::HeaderFields => "HEADER.FIELDS",
+        SectionKind::HeaderFieldsNot => "HEADER.FIELDS.NOT",
+        SectionKind::Text => "TEXT",
+        SectionKind::Mime => "MIME",
+    };
+    if !kind.is_empty() {
+        if !part.is_empty() {
+            s.push('.');
+        }
+        s.push_str(kind);
+    }
+    if !section.fields.is_empty() {
+        let f: Vec<String> = section
+            .fields
+            .iter()
+            .map(|f| super::write::astring(f, false))
+            .collect();
+        s.push_str(&format!(" ({})", f.join(" ")));
+    }
+    s.push(']');
+    if let Some((origin, _)) = partial {
+        s.push_str(&format!("<{origin}>"));
+    }
+    s
+}
+
+/// The bytes of a section; `None` when the part does not exist.
+fn section_bytes(
+    raw: &[u8],
+    msg: &Part,
+    part: &[u32],
+    kind: SectionKind,
+    fields: &[String],
+) -> Option<Vec<u8>> {
+    let p = if part.is_empty() { msg } else { msg.find(part)? };
+    // HEADER, TEXT and HEADER.FIELDS of a part number apply to its encapsulated message.
+    let inner = if part.is_empty() {
+        Some(p)
+    } else {
+        p.message.as_deref()
+    };
+    Some(match kind {
+        SectionKind::Full if part.is_empty() => raw.to_vec(),
+        SectionKind::Full => raw[p.body.clone()].to_vec(),
+        SectionKind::Mime => raw[p.header.clone()].to_vec(),
+        SectionKind::Header => inner.map(|m| raw[m.header.clone()].to_vec()).unwrap_or_default(),
+        SectionKind::Text => inner.map(|m| raw[m.body.clone()].to_vec()).unwrap_or_default(),
+        SectionKind::HeaderFields | SectionKind::HeaderFieldsNot => inner
+            .map(|m| {
+                mime::header_fields(
+                    &raw[m.header.clone()],
+                    fields,
+                    kind == SectionKind::HeaderFieldsNot,
+                )
+            })
+            .unwrap_or_default(),
+    })
+}
+
+/// Appends a literal (`~{n}` when it holds NUL, RFC 3516) or `""`.
+fn push_literal(out: &mut Vec<u8>, data: &[u8]) {
+    if data.contains(&0) {
+        out.push(b'~');
+    }
+    super::write::literal(out, data);
+}
+
+fn read_chunk(work: Vec<Work>) -> Vec<(u32, Found)> {
+    work.into_iter()
+        .map(|w| {
+            if !w.raw && !w.structure {
+                return (w.uid, Found::default());
+            }
+            let raw = match std::fs::read(&w.path) {
+                Ok(r) => r,
+                Err(_) => {
+                    return (
+                        w.uid,
+                        Found {
+                            gone: true,
+                            ..Found::default()
+                        },
+                    );
+                }
+            };
+            let structure = w.structure.then(|| {
+                let p = Part::message(&raw);
+                (
+                    mime::envelope(&p, false),
+                    mime::body_structure(&raw, &p, true, false),
+                )
+            });
+            (
+                w.uid,
+                Found {
+                    raw: w.raw.then_some(raw),
+                    structure,
+                    gone: false,
+                },
+            )
+        })
+        .collect()
+}
+
+impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
+    /// FETCH and UID FETCH.
+    pub(super) async fn fetch(
+        &mut self,
+        tag: &str,
+        uid: bool,
+        set: &SeqSet,
+        items: &[FetchItem],
+        changed_since: Option<u64>,
+    ) {
+        // New messages are announced first; expunges wait (RFC 9051 §7.5.1), except for UID
+        // FETCH, whose numbers do not shift.
+        self.refresh(uid).await;
+        let Some(targets) = self.resolve(set, uid) else {
+            self.tagged(tag, "BAD", "Invalid message sequence number");
+            return;
+        };
+        let Some(sel) = &self.sel else { return };
+        let folder = sel.folder.clone();
+        let read_only = sel.read_only;
+        let mut items: Vec<FetchItem> = items.to_vec();
+        if uid && !items.contains(&FetchItem::Uid) {
+            items.insert(0, FetchItem::Uid);
+        }
+        if changed_since.is_some() {
+            self.condstore = true;
+        }
+        let needs_structure = items
+            .iter()
+            .any(|i| matches!(i, FetchItem::Envelope | FetchItem::BodyStructure));
+        let needs_raw = items.iter().any(|i| {
+            matches!(
+                i,
+                FetchItem::Section { .. } | FetchItem::Rfc822(_) | FetchItem::Body | FetchItem::BinarySize(_)
+            )
+        });
+        let sets_seen = !read_only
+            && items.iter().any(|i| {
+                matches!(
+                    i,
+                    FetchItem::Section { peek: false, .. }
+                        | FetchItem::Rfc822(None | Some(SectionKind::Text))
+                )
+            });
+
+        // Snapshot the messages (and set \Seen first, so FLAGS shows it).
+        if sets_seen {
+            let unseen: Vec<u32> = {
+                let st = folder.state().await;
+                targets
+                    .iter()
+                    .filter_map(|(_, u)| st.position(*u).map(|p| &st.msgs[p]))
+                    .filter(|m| m.flags.system & SEEN == 0)
+                    .map(|m| m.uid)
+                    .collect()
+            };
+            if !unseen.is_empty() {
+                let seen = Flags {
+                    system: SEEN,
+                    keywords: Vec::new(),
+                };
+                match folder.store(&unseen, 1, &seen, None).await {
+                    Ok(_) => {}
+                    Err(e) => warn!(error = %e, "cannot set \\Seen"),
+                }
+                if !items.contains(&FetchItem::Flags) {
+                    items.push(FetchItem::Flags);
+                }
+            }
+        }
+        if self.condstore
+            && (changed_since.is_some() || items.contains(&FetchItem::Flags))
+            && !items.contains(&FetchItem::ModSeq)
+        {
+            items.push(FetchItem::ModSeq);
+        }
+        let msgs: Vec<(u32, Msg)> = {
+            let st = folder.state().await;
+            targets
+                .iter()
+                .filter_map(|(seq, u)| st.position(*u).map(|p| (*seq, st.msgs[p].clone())))
+                .filter(|(_, m)| changed_since.is_none_or(|c| m.modseq > c))
+                .collect()
+        };
+
+        for chunk in msgs.chunks(CHUNK) {
+            let uids: Vec<u32> = chunk.iter().map(|(_, m)| m.uid).collect();
+            let mut cached: HashMap<u32, (Option<String>, Option<String>)> = if needs_structure {
+                folder.cached(&uids).await.unwrap_or_default()
+            } else {
+                HashMap::new()
+            };
+            let work: Vec<Work> = chunk
+                .iter()
+                .map(|(_, m)| {
+                    let structure =
+                        needs_structure && cached.get(&m.uid).is_none_or(|(e, b)| e.is_none() || b.is_none());
+                    Work {
+                        uid: m.uid,
+                        path: folder.path(m),
+                        raw: needs_raw,
+                        structure,
+                    }
+                })
+                .collect();
+            let any_file = work.iter().any(|w| w.raw || w.structure);
+            let mut found: HashMap<u32, Found> = if any_file {
+                tokio::task::spawn_blocking(move || read_chunk(work))
+                    .await
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect()
+            } else {
+                HashMap::new()
+            };
+            let mut fresh: Vec<(u32, String, String)> = Vec::new();
+            for (uid, f) in &mut found {
+                if let Some((e, b)) = f.structure.take() {
+                    cached.insert(*uid, (Some(e.clone()), Some(b.clone())));
+                    fresh.push((*uid, e, b));
+                }
+            }
+            if let Err(e) = folder.cache(&fresh).await {
+                warn!(error = %e, "cannot cache message structure");
+            }
+            for (seq, m) in chunk {
+                let f = found.remove(&m.uid).unwrap_or_default();
+                if f.gone {
+                    continue;
+                }
+                let mut out = Vec::with_capacity(256);
+                out.extend_from_slice(format!("* {seq} FETCH (").as_bytes());
+                let parsed = f.raw.as_deref().map(|r| (r, Part::message(r)));
+                let mut first = true;
+                for item in &items {
+                    if !first {
+                        out.push(b' ');
+                    }
+                    first = false;
+                    match item {
+                        FetchItem::Uid => out.extend_from_slice(format!("UID {}", m.uid).as_bytes()),
+                        FetchItem::Flags => {
+                            out.extend_from_slice(format!("FLAGS ({})", m.flags.words().join(" ")).as_bytes())
+                        }
+                        FetchItem::InternalDate => out.extend_from_slice(
+                            format!("INTERNALDATE \"{}\"", internal_date(m.internaldate)).as_bytes(),
+                        ),
+                        FetchItem::Rfc822Size => {
+                            out.extend_from_slice(format!("RFC822.SIZE {}", m.size).as_bytes())
+                        }
+                        FetchItem::ModSeq => {
+                            out.extend_from_slice(format!("MODSEQ ({})", m.modseq).as_bytes())
+                        }
+                        FetchItem::Envelope => {
+                            let e = cached.get(&m.uid).and_then(|c| c.0.as_deref()).unwrap_or("NIL");
+                            out.extend_from_slice(b"ENVELOPE ");
+                            out.extend_from_slice(e.as_bytes());
+                        }
+                        FetchItem::BodyStructure => {
+                            let b = cached.get(&m.uid).and_then(|c| c.1.as_deref()).unwrap_or("NIL");
+                            out.extend_from_slice(b"BODYSTRUCTURE ");
+                            out.extend_from_slice(b.as_bytes());
+                        }
+                        FetchItem::Body => {
+                            out.extend_from_slice(b"BODY ");
+                            if let Some((raw, p)) = &parsed {
+                                out.extend_from_slice(mime::body_structure(raw, p, false, false).as_bytes());
+                            } else {
+                                out.extend_from_slice(b"NIL");
+                            }
+                        }
+                        FetchItem::Rfc822(kind) => {
+                            let Some((raw, p)) = &parsed else { continue };
+                            let (name, data) = match kind {
+                                None => ("RFC822", raw.to_vec()),
+                                Some(SectionKind::Header) => {
+                                    ("RFC822.HEADER", raw[p.header.clone()].to_vec())
+                                }
+                                _ => ("RFC822.TEXT", raw[p.body.clone()].to_vec()),
+                            };
+                            out.extend_from_slice(name.as_bytes());
+                            out.push(b' ');
+                            push_literal(&mut out, &data);
+                        }
+                        FetchItem::Section {
+                            section,
+                            partial,
+                            binary,
+                            ..
+                        } => {
+                            let Some((raw, p)) = &parsed else { continue };
+                            out.extend_from_slice(section_key(item).as_bytes());
+                            out.push(b' ');
+                            let data = if *binary && !section.part.is_empty() {
+                                match p.find(&section.part) {
+                                    Some(part) => match mime::decode_body(part, raw) {
+                                        Some(d) => Some(d),
+                                        None => {
+                                            self.conn.write_raw(&out);
+                                            self.tagged(tag, "NO", "[UNKNOWN-CTE] Cannot decode this part");
+                                            return;
+                                        }
+                                    },
+                                    None => None,
+                                }
+                            } else {
+                                section_bytes(raw, p, &section.part, section.kind, &section.fields)
+                            };
+                            match data {
+                                None => out.extend_from_slice(b"NIL"),
+                                Some(d) => {
+                                    let d = match partial {
+                                        Some((origin, len)) => {
+                                            let start = (*origin as usize).min(d.len());
+                                            let end = start.saturating_add(*len as usize).min(d.len());
+                                            d[start..end].to_vec()
+                                        }
+                                        None => d,
+                                    };
+                                    push_literal(&mut out, &d);
+                                }
+                            }
+                        }
+                        FetchItem::BinarySize(part) => {
+                            let Some((raw, p)) = &parsed else { continue };
+                            let size = if part.is_empty() {
+                                Some(raw.len())
+                            } else {
+                                p.find(part)
+                                    .and_then(|x| mime::decode_body(x, raw))
+                                    .map(|d| d.len())
+                            };
+                            let key: Vec<String> = part.iter().map(u32::to_string).collect();
+                            out.extend_from_slice(format!("BINARY.SIZE[{}] ", key.join(".")).as_bytes());
+                            match size {
+                                Some(n) => out.extend_from_slice(n.to_string().as_bytes()),
+                                None => out.extend_from_slice(b"NIL"),
+                            }
+                        }
+                    }
+                }
+                out.extend_from_slice(b")\r\n");
+                self.conn.write_raw(&out);
+            }
+            if self.conn.pending_output() > 128 * 1024 && self.conn.flush().await.is_err() {
+                return;
+            }
+        }
+        // Flag changes made here (\Seen) were reported in the responses.
+        if sets_seen && let Some(sel) = &mut self.sel {
+            let st = folder.state().await;
+            let reported = msgs.iter().map(|(_, m)| m.modseq).max().unwrap_or(0);
+            if reported >= st.highestmodseq {
+                sel.modseq = st.highestmodseq;
+            }
+        }
+        self.tagged(tag, "OK", "FETCH completed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::imap::parse::Section;
+
+    #[test]
+    fn dates() {
+        assert_eq!(internal_date(0), "01-Jan-1970 00:00:00 +0000");
+        assert_eq!(internal_date(1_795_348_800), "22-Nov-2026 12:00:00 +0000");
+        assert_eq!(internal_date(951_782_400), "29-Feb-2000 00:00:00 +0000");
+    }
+
+    #[test]
+    fn keys() {
+        let item = FetchItem::Section {
+            section: Section {
+                part: vec![1, 2],
+                kind: SectionKind::HeaderFields,
+                fields: vec!["From".into(), "Subject".into()],
+            },
+            partial: Some((0, 100)),
+            peek: true,
+            binary: false,
+        };
+        assert_eq!(section_key(&item), "BODY[1.2.HEADER.FIELDS (From Subject)]<0>");
+        let item = FetchItem::Section {
+            section: Section::default(),
+            partial: None,
+            peek: false,
+            binary: false,
+        };
+        assert_eq!(section_key(&item), "BODY[]");
+    }
+
+    #[test]
+    fn sections() {
+        let raw = b"Subject: s\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b\r\nContent-Type: message/rfc822\r\n\r\nSubject: in\r\n\r\ninner\r\n--b--\r\n";
+        let p = Part::message(raw);
+        assert_eq!(
+            section_bytes(raw, &p, &[1], SectionKind::Full, &[]).unwrap(),
+            b"hi"
+        );
+        assert_eq!(
+            section_bytes(raw, &p, &[1], SectionKind::Mime, &[]).unwrap(),
+            b"Content-Type: text/plain\r\n\r\n"
+        );
+        assert_eq!(
+            section_bytes(raw, &p, &[2], SectionKind::Header, &[]).unwrap(),
+            b"Subject: in\r\n\r\n"
+        );
+        assert_eq!(
+            section_bytes(raw, &p, &[2], SectionKind::Text, &[]).unwrap(),
+            b"inner"
+        );
+        assert_eq!(
+            section_bytes(raw, &p, &[], SectionKind::HeaderFields, &["subject".into()]).unwrap(),
+            b"Subject: s\r\n\r\n"
+        );
+        assert!(section_bytes(raw, &p, &[3], SectionKind::Full, &[]).is_none());
+    }
+}

@@ -1,0 +1,35 @@
+//! The IMAP server (RFC 9051 IMAP4rev2 and RFC 3501 IMAP4rev1) on `imap` (STARTTLS, LOGIN
+//! disabled before TLS) and `imaps` (implicit TLS), over the Maildir index
+//! ([`crate::mailbox::index`]) that SMTP delivers into.
+//!
+//! Parsing ([`parse`]), MIME structure ([`mime`]), SEARCH ([`search`]) and LIST patterns
+//! ([`list`]) are pure and tested on their own; [`session`] runs the command loop and
+//! [`fetch`] streams FETCH responses.
+
+pub mod fetch;
+pub mod list;
+pub mod mime;
+pub mod parse;
+pub mod search;
+pub mod session;
+pub mod write;
+
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+pub use session::ImapListener;
+
+use crate::smtp::Services;
+
+/// Accepts IMAP connections on `listener` until shutdown, one task per session.
+pub async fn accept_loop(listener: TcpListener, info: Arc<ImapListener>, svc: Arc<Services>) {
+    let busy = (!info.implicit_tls)
+        .then(|| b"* BYE [UNAVAILABLE] Too many connections, try again later\r\n".to_vec());
+    let name = info.name.clone();
+    let shared = svc.clone();
+    crate::listen::accept_loop(listener, name, busy, svc, move |stream, peer| {
+        session::serve(stream, peer, info.clone(), shared.clone())
+    })
+    .await;
+}

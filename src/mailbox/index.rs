@@ -1,0 +1,1198 @@
+//! The mailbox index: every folder of every account with its UIDVALIDITY, UIDNEXT and
+//! HIGHESTMODSEQ, and every message with its UID, flags and MODSEQ, kept in memory for open
+//! folders and written through to the database.
+//!
+//! Folders are Maildir++: INBOX is the Maildir itself, other folders are `.Name` sub-folders
+//! (modified UTF-7 on disk, as Dovecot writes them), `.` is the hierarchy separator. SMTP
+//! delivers into `new/`; [`Folder::sync`] moves new files to `cur/` and gives them UIDs, so
+//! UIDs are stable across restarts and deliveries. Flags live in the database and are mirrored
+//! into the file names (`:2,FRS`).
+//!
+//! Implementation notes: a folder's state is behind an async mutex; every change bumps
+//! HIGHESTMODSEQ and the folder's version, which wakes IDLE sessions; deliveries nudge the
+//! folder so idle sessions sync at once.
+
+use std::collections::{HashMap, HashSet};
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sqlx::{Row, SqlitePool};
+use tokio::sync::watch;
+
+use super::maildir::{create_maildir, fsync_dir};
+use super::mutf7;
+
+/// `\Seen`.
+pub const SEEN: u8 = 1;
+/// `\Answered`.
+pub const ANSWERED: u8 = 2;
+/// `\Flagged`.
+pub const FLAGGED: u8 = 4;
+/// `\Deleted`.
+pub const DELETED: u8 = 8;
+/// `\Draft`.
+pub const DRAFT: u8 = 16;
+
+const SYSTEM: [(u8, &str, char); 5] = [
+    (DRAFT, "\\Draft", 'D'),
+    (FLAGGED, "\\Flagged", 'F'),
+    (ANSWERED, "\\Answered", 'R'),
+    (SEEN, "\\Seen", 'S'),
+    (DELETED, "\\Deleted", 'T'),
+];
+
+/// The special folders every account gets, with their RFC 6154 attribute.
+pub const SPECIAL: [(&str, &str); 5] = [
+    ("Sent", "\\Sent"),
+    ("Drafts", "\\Drafts"),
+    ("Trash", "\\Trash"),
+    ("Junk", "\\Junk"),
+    ("Archive", "\\Archive"),
+];
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A message's flags: the system flags as bits, keywords as words.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Flags {
+    /// `SEEN | ANSWERED | ...`.
+    pub system: u8,
+    /// Keywords, in the case first seen, no duplicates (compared case-insensitively).
+    pub keywords: Vec<String>,
+}
+
+impl Flags {
+    /// Parses flag words (`\Seen`, `$Forwarded`, ...). Unknown `\` flags are refused.
+    pub fn parse<'a>(words: impl IntoIterator<Item = &'a str>) -> Option<Flags> {
+        let mut f = Flags::default();
+        for w in words {
+            if let Some((bit, _, _)) = SYSTEM.iter().find(|(_, name, _)| name.eq_ignore_ascii_case(w)) {
+                f.system |= bit;
+            } else if w.starts_with('\\') {
+                if w.eq_ignore_ascii_case("\\Recent") {
+                    continue;
+                }
+                return None;
+            } else if !f.keywords.iter().any(|k| k.eq_ignore_ascii_case(w)) {
+                f.keywords.push(w.to_owned());
+            }
+        }
+        Some(f)
+    }
+
+    /// True when `other`'s flags are all set here.
+    pub fn contains(&self, other: &Flags) -> bool {
+        self.system & other.system == other.system
+            && other
+                .keywords
+                .iter()
+                .all(|k| self.keywords.iter().any(|x| x.eq_ignore_ascii_case(k)))
+    }
+
+    /// True when the keyword is set.
+    pub fn has_keyword(&self, k: &str) -> bool {
+        self.keywords.iter().any(|x| x.eq_ignore_ascii_case(k))
+    }
+
+    /// Adds `other`.
+    pub fn add(&mut self, other: &Flags) {
+        self.system |= other.system;
+        for k in &other.keywords {
+            if !self.has_keyword(k) {
+                self.keywords.push(k.clone());
+            }
+        }
+    }
+
+    /// Removes `other`.
+    pub fn remove(&mut self, other: &Flags) {
+        self.system &= !other.system;
+        self.keywords.retain(|k| !other.has_keyword(k));
+    }
+
+    /// The words, system flags first in RFC order (as Dovecot writes them): `\Flagged \Seen
+    /// $Label1`.
+    pub fn words(&self) -> Vec<&str> {
+        const ORDER: [(u8, &str); 5] = [
+            (ANSWERED, "\\Answered"),
+            (FLAGGED, "\\Flagged"),
+            (DELETED, "\\Deleted"),
+            (SEEN, "\\Seen"),
+            (DRAFT, "\\Draft"),
+        ];
+        let mut out: Vec<&str> = ORDER
+            .iter()
+            .filter(|(b, _)| self.system & b != 0)
+            .map(|(_, n)| *n)
+            .collect();
+        out.extend(self.keywords.iter().map(String::as_str));
+        out
+    }
+
+    fn to_db(&self) -> String {
+        self.words().join(" ")
+    }
+
+    fn from_db(s: &str) -> Flags {
+        Flags::parse(s.split_whitespace()).unwrap_or_default()
+    }
+
+    /// The Maildir info suffix letters, in ASCII order (`FRS`).
+    pub fn maildir_letters(&self) -> String {
+        SYSTEM
+            .iter()
+            .filter(|(b, _, _)| self.system & b != 0)
+            .map(|(_, _, c)| *c)
+            .collect()
+    }
+
+    fn from_maildir_info(info: &str) -> Flags {
+        let mut f = Flags::default();
+        if let Some(letters) = info.strip_prefix("2,") {
+            for c in letters.chars() {
+                if let Some((b, _, _)) = SYSTEM.iter().find(|(_, _, l)| *l == c) {
+                    f.system |= b;
+                } else if c == 'P' {
+                    f.keywords.push("$Forwarded".into());
+                }
+            }
+        }
+        f
+    }
+}
+
+/// One message in a folder.
+#[derive(Debug, Clone)]
+pub struct Msg {
+    /// UID.
+    pub uid: u32,
+    /// Maildir base name (without `:2,...`).
+    pub file: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// INTERNALDATE, unix seconds.
+    pub internaldate: i64,
+    /// Flags.
+    pub flags: Flags,
+    /// MODSEQ of the last change.
+    pub modseq: u64,
+}
+
+/// A folder's state.
+#[derive(Debug, Default)]
+pub struct State {
+    /// UIDVALIDITY.
+    pub uidvalidity: u32,
+    /// UIDNEXT.
+    pub uidnext: u32,
+    /// HIGHESTMODSEQ.
+    pub highestmodseq: u64,
+    /// Messages, ascending UID.
+    pub msgs: Vec<Msg>,
+    /// UIDs expunged with the MODSEQ of their removal (for QRESYNC-style catch-up).
+    pub cur_mtime: Option<SystemTime>,
+}
+
+impl State {
+    /// The index of a UID in `msgs`.
+    pub fn position(&self, uid: u32) -> Option<usize> {
+        self.msgs.binary_search_by_key(&uid, |m| m.uid).ok()
+    }
+}
+
+/// Why an index operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    /// No such folder.
+    #[error("no such mailbox")]
+    NoSuchFolder,
+    /// The folder exists already.
+    #[error("mailbox already exists")]
+    Exists,
+    /// The name is not acceptable.
+    #[error("{0}")]
+    BadName(String),
+    /// The operation is not allowed on this folder.
+    #[error("{0}")]
+    NotAllowed(String),
+    /// A message is missing from disk.
+    #[error("message {0} is gone")]
+    Gone(u32),
+    /// Disk I/O.
+    #[error("I/O: {0}")]
+    Io(#[from] io::Error),
+    /// The database.
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+/// A folder of an account.
+pub struct Folder {
+    /// Database id.
+    pub id: i64,
+    /// Account (mailbox address).
+    pub account: String,
+    /// IMAP name (UTF-8).
+    pub name: String,
+    /// The Maildir folder.
+    pub dir: PathBuf,
+    pool: SqlitePool,
+    state: tokio::sync::Mutex<State>,
+    version: watch::Sender<u64>,
+}
+
+impl std::fmt::Debug for Folder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Folder")
+            .field("account", &self.account)
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn new_uidvalidity() -> u32 {
+    static LAST: AtomicU32 = AtomicU32::new(0);
+    let t = now() as u32;
+    let mut last = LAST.load(Ordering::Relaxed);
+    loop {
+        let next = t.max(last.wrapping_add(1)).max(1);
+        match LAST.compare_exchange(last, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return next,
+            Err(x) => last = x,
+        }
+    }
+}
+
+/// The base name and flags of a Maildir file name.
+fn split_name(name: &str) -> (&str, Flags) {
+    match name.split_once(':') {
+        Some((base, info)) => (base, Flags::from_maildir_info(info)),
+        None => (name, Flags::default()),
+    }
+}
+
+fn size_of(base: &str, path: &Path) -> u64 {
+    base.split(',')
+        .find_map(|p| p.strip_prefix("S=").and_then(|s| s.parse().ok()))
+        .or_else(|| fs::metadata(path).ok().map(|m| m.len()))
+        .unwrap_or(0)
+}
+
+fn date_of(base: &str, path: &Path) -> i64 {
+    base.split('.')
+        .next()
+        .and_then(|s| s.parse::<i64>().ok())
+        .filter(|t| *t > 0)
+        .or_else(|| {
+            fs::metadata(path)
+                .ok()
+                .and_then(|m| m.modified().ok())
+                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                .map(|d| d.as_secs() as i64)
+        })
+        .unwrap_or_else(now)
+}
+
+fn file_name(m: &Msg) -> String {
+    format!("{}:2,{}", m.file, m.flags.maildir_letters())
+}
+
+impl Folder {
+    /// The path of a message file.
+    pub fn path(&self, m: &Msg) -> PathBuf {
+        self.dir.join("cur").join(file_name(m))
+    }
+
+    /// Watches this folder's version (bumped on every change).
+    pub fn watch(&self) -> watch::Receiver<u64> {
+        self.version.subscribe()
+    }
+
+    /// Wakes sessions watching this folder (a delivery arrived).
+    pub fn nudge(&self) {
+        self.version.send_modify(|v| *v += 1);
+    }
+
+    fn bump(&self) {
+        self.version.send_modify(|v| *v += 1);
+    }
+
+    /// Locks the state (read it, or compute a view).
+    pub async fn state(&self) -> tokio::sync::MutexGuard<'_, State> {
+        self.state.lock().await
+    }
+
+    async fn save_header(&self, st: &State, tx: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE folders SET uidnext = ?, highestmodseq = ? WHERE id = ?")
+            .bind(i64::from(st.uidnext))
+            .bind(st.highestmodseq as i64)
+            .bind(self.id)
+            .execute(&mut *tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Picks up new deliveries (new/ → cur/, with UIDs) and changes made by other Maildir tools.
+    pub async fn sync(&self) -> Result<bool, IndexError> {
+        let mut st = self.state.lock().await;
+        let dir = self.dir.clone();
+        let cur_mtime = st.cur_mtime;
+        type Entry = (String, Flags, u64, i64);
+        // Disk work on the blocking pool: move new/ to cur/, and list cur/ when something
+        // other than this index may have changed it.
+        let scan = tokio::task::spawn_blocking(move || -> io::Result<(Vec<Entry>, Option<Vec<Entry>>)> {
+            let mut fresh = Vec::new();
+            if let Ok(entries) = fs::read_dir(dir.join("new")) {
+                let mut names: Vec<String> = entries
+                    .flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| !n.starts_with('.'))
+                    .collect();
+                names.sort();
+                for name in names {
+                    let (base, flags) = split_name(&name);
+                    let from = dir.join("new").join(&name);
+                    let size = size_of(base, &from);
+                    let date = date_of(base, &from);
+                    let to = dir
+                        .join("cur")
+                        .join(format!("{base}:2,{}", flags.maildir_letters()));
+                    match fs::rename(&from, &to) {
+                        Ok(()) => fresh.push((base.to_owned(), flags, size, date)),
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            let mtime = fs::metadata(dir.join("cur")).and_then(|m| m.modified()).ok();
+            let full = if cur_mtime.is_none() || (mtime != cur_mtime && fresh.is_empty()) {
+                let mut all = Vec::new();
+                if let Ok(entries) = fs::read_dir(dir.join("cur")) {
+                    for e in entries.flatten() {
+                        let name = e.file_name().to_string_lossy().into_owned();
+                        if name.starts_with('.') {
+                            continue;
+                        }
+                        let (base, flags) = split_name(&name);
+                        let p = e.path();
+                        all.push((base.to_owned(), flags, size_of(base, &p), date_of(base, &p)));
+                    }
+                }
+                Some(all)
+            } else {
+                None
+            };
+            Ok((fresh, full))
+        })
+        .await
+        .map_err(io::Error::other)??;
+        let (mut fresh, full) = scan;
+        let mut changed = false;
+        let mut removed: Vec<u32> = Vec::new();
+        if let Some(all) = full {
+            let present: HashSet<&str> = all.iter().map(|e| e.0.as_str()).collect();
+            let fresh_names: HashSet<String> = fresh.iter().map(|e| e.0.clone()).collect();
+            removed = st
+                .msgs
+                .iter()
+                .filter(|m| !present.contains(m.file.as_str()))
+                .map(|m| m.uid)
+                .collect();
+            let indexed: HashSet<&str> = st.msgs.iter().map(|m| m.file.as_str()).collect();
+            let extra: Vec<Entry> = all
+                .iter()
+                .filter(|e| !indexed.contains(e.0.as_str()) && !fresh_names.contains(&e.0))
+                .cloned()
+                .collect();
+            fresh.extend(extra);
+        }
+        fresh.sort_by(|a, b| a.3.cmp(&b.3).then(a.0.cmp(&b.0)));
+        fresh.dedup_by(|a, b| a.0 == b.0);
+        if !fresh.is_empty() || !removed.is_empty() {
+            let mut conn = self.pool.acquire().await?;
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            if !removed.is_empty() {
+                st.msgs.retain(|m| !removed.contains(&m.uid));
+                st.highestmodseq += 1;
+                for uid in &removed {
+                    sqlx::query("DELETE FROM messages WHERE folder_id = ? AND uid = ?")
+                        .bind(self.id)
+                        .bind(i64::from(*uid))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            for (file, flags, size, date) in fresh {
+                self.add_locked(&mut st, file, size, date, flags, &mut tx).await?;
+            }
+            self.save_header(&st, &mut tx).await?;
+            tx.commit().await?;
+            changed = true;
+        }
+        st.cur_mtime = fs::metadata(self.dir.join("cur")).and_then(|m| m.modified()).ok();
+        drop(st);
+        if changed {
+            self.bump();
+        }
+        Ok(changed)
+    }
+
+    /// Changes flags. `op`: +1 add, -1 remove, 0 replace. With `unchanged_since`, messages
+    /// modified after it are left alone and returned as failed (RFC 7162 §3.1.3).
+    /// Returns the changed messages (uid, flags, modseq) and the failed UIDs.
+    pub async fn store(
+        &self,
+        uids: &[u32],
+        op: i8,
+        flags: &Flags,
+        unchanged_since: Option<u64>,
+    ) -> Result<(Vec<(u32, Flags, u64)>, Vec<u32>), IndexError> {
+        let mut st = self.state.lock().await;
+        let mut changed = Vec::new();
+        let mut failed = Vec::new();
+        let mut renames: Vec<(PathBuf, PathBuf)> = Vec::new();
+        for uid in uids {
+            let Some(i) = st.position(*uid) else { continue };
+            if unchanged_since.is_some_and(|u| st.msgs[i].modseq > u) {
+                failed.push(*uid);
+                continue;
+            }
+            let old = st.msgs[i].flags.clone();
+            let mut new = old.clone();
+            match op {
+                1 => new.add(flags),
+                -1 => new.remove(flags),
+                _ => new = flags.clone(),
+            }
+            if new == old {
+                continue;
+            }
+            let from = self.dir.join("cur").join(file_name(&st.msgs[i]));
+            st.highestmodseq += 1;
+            let modseq = st.highestmodseq;
+            let m = &mut st.msgs[i];
+            m.flags = new.clone();
+            m.modseq = modseq;
+            let to = self.dir.join("cur").join(file_name(m));
+            if from != to {
+                renames.push((from, to));
+            }
+            changed.push((*uid, new, modseq));
+        }
+        if changed.is_empty() {
+            return Ok((changed, failed));
+        }
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        for (uid, f, modseq) in &changed {
+            sqlx::query("UPDATE messages SET flags = ?, modseq = ? WHERE folder_id = ? AND uid = ?")
+                .bind(f.to_db())
+                .bind(*modseq as i64)
+                .bind(self.id)
+                .bind(i64::from(*uid))
+                .execute(&mut *tx)
+                .await?;
+        }
+        self.save_header(&st, &mut tx).await?;
+        tx.commit().await?;
+        tokio::task::spawn_blocking(move || {
+            for (from, to) in renames {
+                let _ = fs::rename(from, to);
+            }
+        })
+        .await
+        .map_err(io::Error::other)?;
+        st.cur_mtime = fs::metadata(self.dir.join("cur")).and_then(|m| m.modified()).ok();
+        drop(st);
+        self.bump();
+        Ok((changed, failed))
+    }
+
+    /// Removes messages marked `\Deleted` (only those in `only`, when given). Returns their UIDs.
+    pub async fn expunge(&self, only: Option<&[u32]>) -> Result<Vec<u32>, IndexError> {
+        let mut st = self.state.lock().await;
+        let gone: Vec<Msg> = st
+            .msgs
+            .iter()
+            .filter(|m| m.flags.system & DELETED != 0 && only.is_none_or(|o| o.contains(&m.uid)))
+            .cloned()
+            .collect();
+        if gone.is_empty() {
+            return Ok(Vec::new());
+        }
+        let uids: Vec<u32> = gone.iter().map(|m| m.uid).collect();
+        self.remove_locked(&mut st, &gone).await?;
+        drop(st);
+        self.bump();
+        Ok(uids)
+    }
+
+    async fn remove_locked(&self, st: &mut State, gone: &[Msg]) -> Result<(), IndexError> {
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        for m in gone {
+            sqlx::query("DELETE FROM messages WHERE folder_id = ? AND uid = ?")
+                .bind(self.id)
+                .bind(i64::from(m.uid))
+                .execute(&mut *tx)
+                .await?;
+        }
+        st.highestmodseq += 1;
+        let set: HashSet<u32> = gone.iter().map(|m| m.uid).collect();
+        st.msgs.retain(|m| !set.contains(&m.uid));
+        self.save_header(st, &mut tx).await?;
+        tx.commit().await?;
+        let paths: Vec<PathBuf> = gone.iter().map(|m| self.path(m)).collect();
+        tokio::task::spawn_blocking(move || {
+            for p in paths {
+                let _ = fs::remove_file(p);
+            }
+        })
+        .await
+        .map_err(io::Error::other)?;
+        st.cur_mtime = fs::metadata(self.dir.join("cur")).and_then(|m| m.modified()).ok();
+        Ok(())
+    }
+
+    /// Removes the given messages regardless of flags (POP3 DELE, MOVE).
+    pub async fn remove(&self, uids: &[u32]) -> Result<Vec<u32>, IndexError> {
+        let mut st = self.state.lock().await;
+        let gone: Vec<Msg> = st
+            .msgs
+            .iter()
+            .filter(|m| uids.contains(&m.uid))
+            .cloned()
+            .collect();
+        if gone.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.remove_locked(&mut st, &gone).await?;
+        drop(st);
+        self.bump();
+        Ok(gone.iter().map(|m| m.uid).collect())
+    }
+
+    async fn add_locked(
+        &self,
+        st: &mut State,
+        file: String,
+        size: u64,
+        date: i64,
+        flags: Flags,
+        tx: &mut sqlx::SqliteConnection,
+    ) -> Result<u32, sqlx::Error> {
+        st.highestmodseq += 1;
+        let m = Msg {
+            uid: st.uidnext,
+            file,
+            size,
+            internaldate: date,
+            flags,
+            modseq: st.highestmodseq,
+        };
+        st.uidnext += 1;
+        sqlx::query("INSERT INTO messages (folder_id, uid, file, size, internaldate, flags, modseq) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            .bind(self.id)
+            .bind(i64::from(m.uid))
+            .bind(&m.file)
+            .bind(m.size as i64)
+            .bind(m.internaldate)
+            .bind(m.flags.to_db())
+            .bind(m.modseq as i64)
+            .execute(&mut *tx)
+            .await?;
+        let uid = m.uid;
+        st.msgs.push(m);
+        Ok(uid)
+    }
+
+    /// Stores a new message durably (APPEND). Returns its UID.
+    pub async fn append(
+        &self,
+        data: Vec<u8>,
+        flags: Flags,
+        date: Option<i64>,
+        host: &str,
+    ) -> Result<u32, IndexError> {
+        let date = date.unwrap_or_else(now);
+        let base = unique_name(host, data.len());
+        let dir = self.dir.clone();
+        let letters = flags.maildir_letters();
+        let b = base.clone();
+        let size = data.len() as u64;
+        tokio::task::spawn_blocking(move || -> io::Result<()> {
+            let tmp = dir.join("tmp").join(&b);
+            let mut f = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&tmp)?;
+            f.write_all(&data)?;
+            f.sync_data()?;
+            let dest = dir.join("cur").join(format!("{b}:2,{letters}"));
+            fs::rename(&tmp, &dest)?;
+            let t = UNIX_EPOCH + std::time::Duration::from_secs(date.max(0) as u64);
+            let _ = fs::File::options()
+                .write(true)
+                .open(&dest)
+                .and_then(|f| f.set_modified(t));
+            fsync_dir(&dir.join("cur"))
+        })
+        .await
+        .map_err(io::Error::other)??;
+        let mut st = self.state.lock().await;
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        let uid = self.add_locked(&mut st, base, size, date, flags, &mut tx).await?;
+        self.save_header(&st, &mut tx).await?;
+        tx.commit().await?;
+        st.cur_mtime = fs::metadata(self.dir.join("cur")).and_then(|m| m.modified()).ok();
+        drop(st);
+        self.bump();
+        Ok(uid)
+    }
+
+    /// Copies messages into `dest` (hard links; a copy when linking fails). Returns (old, new)
+    /// UID pairs.
+    pub async fn copy_to(
+        &self,
+        uids: &[u32],
+        dest: &Folder,
+        host: &str,
+    ) -> Result<Vec<(u32, u32)>, IndexError> {
+        let src: Vec<Msg> = {
+            let st = self.state.lock().await;
+            uids.iter()
+                .filter_map(|u| st.position(*u).map(|i| st.msgs[i].clone()))
+                .collect()
+        };
+        if src.is_empty() {
+            return Ok(Vec::new());
+        }
+        let jobs: Vec<(PathBuf, String, Msg)> = src
+            .iter()
+            .map(|m| (self.path(m), unique_name(host, m.size as usize), m.clone()))
+            .collect();
+        let ddir = dest.dir.clone();
+        let done = tokio::task::spawn_blocking(move || -> io::Result<Vec<(Msg, String)>> {
+            let mut out = Vec::new();
+            for (from, base, m) in jobs {
+                let to = ddir
+                    .join("cur")
+                    .join(format!("{base}:2,{}", m.flags.maildir_letters()));
+                if fs::hard_link(&from, &to).is_err() {
+                    let data = match fs::read(&from) {
+                        Ok(d) => d,
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                        Err(e) => return Err(e),
+                    };
+                    let tmp = ddir.join("tmp").join(&base);
+                    let mut f = fs::OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .mode(0o600)
+                        .open(&tmp)?;
+                    f.write_all(&data)?;
+                    f.sync_data()?;
+                    fs::rename(&tmp, &to)?;
+                }
+                out.push((m, base));
+            }
+            fsync_dir(&ddir.join("cur"))?;
+            Ok(out)
+        })
+        .await
+        .map_err(io::Error::other)??;
+        let mut st = dest.state.lock().await;
+        let mut conn = dest.pool.acquire().await?;
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        let mut pairs = Vec::new();
+        for (m, base) in done {
+            let new_uid = dest
+                .add_locked(&mut st, base, m.size, m.internaldate, m.flags.clone(), &mut tx)
+                .await?;
+            pairs.push((m.uid, new_uid));
+        }
+        dest.save_header(&st, &mut tx).await?;
+        tx.commit().await?;
+        st.cur_mtime = fs::metadata(dest.dir.join("cur")).and_then(|m| m.modified()).ok();
+        drop(st);
+        dest.bump();
+        Ok(pairs)
+    }
+
+    /// Reads a message file.
+    pub async fn read(&self, uid: u32) -> Result<Vec<u8>, IndexError> {
+        let path = {
+            let st = self.state.lock().await;
+            let i = st.position(uid).ok_or(IndexError::Gone(uid))?;
+            self.path(&st.msgs[i])
+        };
+        match tokio::fs::read(&path).await {
+            Ok(d) => Ok(d),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(IndexError::Gone(uid)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Cached ENVELOPE and BODYSTRUCTURE strings of messages (computed once, then from the
+    /// database).
+    pub async fn cached(
+        &self,
+        uids: &[u32],
+    ) -> Result<HashMap<u32, (Option<String>, Option<String>)>, IndexError> {
+        let mut out = HashMap::new();
+        if uids.is_empty() {
+            return Ok(out);
+        }
+        // One query per chunk of UIDs keeps SQLite's variable limit happy.
+        for chunk in uids.chunks(500) {
+            let placeholders = vec!["?"; chunk.len()].join(",");
+            let sql = format!(
+                "SELECT uid, envelope, bodystructure FROM messages WHERE folder_id = ? AND uid IN ({placeholders})"
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(self.id);
+            for u in chunk {
+                q = q.bind(i64::from(*u));
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                let uid: i64 = r.get("uid");
+                out.insert(uid as u32, (r.get("envelope"), r.get("bodystructure")));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stores computed ENVELOPE/BODYSTRUCTURE strings.
+    pub async fn cache(&self, items: &[(u32, String, String)]) -> Result<(), IndexError> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        for (uid, env, bs) in items {
+            sqlx::query(
+                "UPDATE messages SET envelope = ?, bodystructure = ? WHERE folder_id = ? AND uid = ?",
+            )
+            .bind(env)
+            .bind(bs)
+            .bind(self.id)
+            .bind(i64::from(*uid))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+fn unique_name(host: &str, size: usize) -> String {
+    use std::sync::atomic::AtomicU64;
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let t = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    format!(
+        "{}.M{}P{}Q{}I.{},S={size}",
+        t.as_secs(),
+        t.subsec_micros(),
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed),
+        host.replace('/', "\\057").replace(':', "\\072")
+    )
+}
+
+/// A folder as LIST shows it.
+#[derive(Debug, Clone)]
+pub struct FolderInfo {
+    /// IMAP name (UTF-8).
+    pub name: String,
+    /// RFC 6154 attribute.
+    pub special_use: Option<String>,
+    /// Subscribed.
+    pub subscribed: bool,
+}
+
+/// An account's POP3 lock, released on drop.
+#[derive(Debug)]
+pub struct AccountLock {
+    held: Arc<Mutex<HashSet<String>>>,
+    account: String,
+}
+
+impl Drop for AccountLock {
+    fn drop(&mut self) {
+        lock(&self.held).remove(&self.account);
+    }
+}
+
+/// Every account's folders.
+pub struct Index {
+    pool: SqlitePool,
+    roots: HashMap<String, PathBuf>,
+    open: Mutex<HashMap<(String, String), Arc<Folder>>>,
+    by_dir: Mutex<HashMap<PathBuf, Arc<Folder>>>,
+    /// Serialises folder creation, deletion and renames.
+    layout: tokio::sync::Mutex<()>,
+    /// Accounts a POP3 session holds (RFC 1939 §8: exclusive access in the TRANSACTION state).
+    pop3: Arc<Mutex<HashSet<String>>>,
+    /// The host name in new file names.
+    pub host: String,
+}
+
+impl std::fmt::Debug for Index {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Index")
+            .field("accounts", &self.roots.len())
+            .finish()
+    }
+}
+
+/// Checks an IMAP folder name; returns it normalised (`INBOX` in upper case).
+pub fn check_name(name: &str) -> Result<String, IndexError> {
+    if name.is_empty() || name.len() > 255 {
+        return Err(IndexError::BadName("mailbox names are 1-255 bytes".into()));
+    }
+    if name.eq_ignore_ascii_case("INBOX") {
+        return Ok("INBOX".into());
+    }
+    if name
+        .chars()
+        .any(|c| c.is_control() || c == '/' || c == '\\' || c == '*' || c == '%')
+        || name.starts_with('.')
+        || name.ends_with('.')
+        || name.contains("..")
+    {
+        return Err(IndexError::BadName(format!(
+            "\"{name}\" is not a valid mailbox name (\".\" separates levels)"
+        )));
+    }
+    // INBOX's children keep the upper-case prefix.
+    if name.len() > 6 && name[..6].eq_ignore_ascii_case("INBOX.") {
+        return Ok(format!("INBOX.{}", &name[6..]));
+    }
+    Ok(name.to_owned())
+}
+
+impl Index {
+    /// An index over the accounts `(address, Maildir root)`.
+    pub fn new(pool: SqlitePool, roots: HashMap<String, PathBuf>, host: &str) -> Self {
+        Index {
+            pool,
+            roots,
+            open: Mutex::new(HashMap::new()),
+            by_dir: Mutex::new(HashMap::new()),
+            layout: tokio::sync::Mutex::new(()),
+            pop3: Arc::default(),
+            host: host.to_owned(),
+        }
+    }
+
+    /// Takes the account's POP3 lock; `None` when another POP3 session holds it.
+    pub fn lock_pop3(&self, account: &str) -> Option<AccountLock> {
+        let mut held = lock(&self.pop3);
+        if !held.insert(account.to_owned()) {
+            return None;
+        }
+        Some(AccountLock {
+            held: self.pop3.clone(),
+            account: account.to_owned(),
+        })
+    }
+
+    fn dir_of(&self, account: &str, name: &str) -> Result<PathBuf, IndexError> {
+        let root = self.roots.get(account).ok_or(IndexError::NoSuchFolder)?;
+        Ok(if name == "INBOX" {
+            root.clone()
+        } else {
+            root.join(format!(".{}", mutf7::encode(name)))
+        })
+    }
+
+    /// Wakes sessions of the folder stored in `dir` (after an SMTP delivery).
+    pub fn delivered(&self, dir: &Path) {
+        if let Some(f) = lock(&self.by_dir).get(dir) {
+            f.nudge();
+        }
+    }
+
+    /// Creates INBOX and the special-use folders of an account when they are missing.
+    pub async fn ensure_account(&self, account: &str) -> Result<(), IndexError> {
+        let _g = self.layout.lock().await;
+        let existing: Vec<String> = sqlx::query_scalar("SELECT name FROM folders WHERE account = ?")
+            .bind(account)
+            .fetch_all(&self.pool)
+            .await?;
+        if existing.iter().any(|n| n == "INBOX")
+            && SPECIAL.iter().all(|(n, _)| existing.iter().any(|e| e == n))
+        {
+            return Ok(());
+        }
+        let mut todo: Vec<(&str, Option<&str>)> = vec![("INBOX", None)];
+        todo.extend(SPECIAL.iter().map(|(n, s)| (*n, Some(*s))));
+        for (name, special) in todo {
+            if existing.iter().any(|e| e == name) {
+                continue;
+            }
+            self.create_locked(account, name, special).await?;
+        }
+        Ok(())
+    }
+
+    async fn create_locked(
+        &self,
+        account: &str,
+        name: &str,
+        special: Option<&str>,
+    ) -> Result<(), IndexError> {
+        let dir = self.dir_of(account, name)?;
+        tokio::task::spawn_blocking({
+            let dir = dir.clone();
+            let sub = name != "INBOX";
+            move || -> io::Result<()> {
+                create_maildir(&dir)?;
+                if sub {
+                    let _ = fs::File::create(dir.join("maildirfolder"));
+                }
+                Ok(())
+            }
+        })
+        .await
+        .map_err(io::Error::other)??;
+        sqlx::query("INSERT INTO folders (account, name, uidvalidity, uidnext, highestmodseq, special_use) VALUES (?, ?, ?, 1, 1, ?)")
+            .bind(account)
+            .bind(name)
+            .bind(i64::from(new_uidvalidity()))
+            .bind(special)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The folders of an account.
+    pub async fn list(&self, account: &str) -> Result<Vec<FolderInfo>, IndexError> {
+        let rows =
+            sqlx::query("SELECT name, special_use, subscribed FROM folders WHERE account = ? ORDER BY name")
+                .bind(account)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .iter()
+            .map(|r| FolderInfo {
+                name: r.get("name"),
+                special_use: r.get("special_use"),
+                subscribed: r.get::<i64, _>("subscribed") != 0,
+            })
+            .collect())
+    }
+
+    /// Opens a folder (loading it on first use).
+    pub async fn open(&self, account: &str, name: &str) -> Result<Arc<Folder>, IndexError> {
+        let name = check_name(name)?;
+        if let Some(f) = lock(&self.open).get(&(account.to_owned(), name.clone())) {
+            return Ok(f.clone());
+        }
+        let row = sqlx::query(
+            "SELECT id, uidvalidity, uidnext, highestmodseq FROM folders WHERE account = ? AND name = ?",
+        )
+        .bind(account)
+        .bind(&name)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(IndexError::NoSuchFolder)?;
+        let id: i64 = row.get("id");
+        let rows = sqlx::query("SELECT uid, file, size, internaldate, flags, modseq FROM messages WHERE folder_id = ? ORDER BY uid")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?;
+        let msgs = rows
+            .iter()
+            .map(|r| Msg {
+                uid: r.get::<i64, _>("uid") as u32,
+                file: r.get("file"),
+                size: r.get::<i64, _>("size") as u64,
+                internaldate: r.get("internaldate"),
+                flags: Flags::from_db(r.get("flags")),
+                modseq: r.get::<i64, _>("modseq") as u64,
+            })
+            .collect();
+        let state = State {
+            uidvalidity: row.get::<i64, _>("uidvalidity") as u32,
+            uidnext: row.get::<i64, _>("uidnext") as u32,
+            highestmodseq: row.get::<i64, _>("highestmodseq") as u64,
+            msgs,
+            cur_mtime: None,
+        };
+        let dir = self.dir_of(account, &name)?;
+        let folder = Arc::new(Folder {
+            id,
+            account: account.to_owned(),
+            name: name.clone(),
+            dir: dir.clone(),
+            pool: self.pool.clone(),
+            state: tokio::sync::Mutex::new(state),
+            version: watch::channel(0).0,
+        });
+        let mut open = lock(&self.open);
+        let f = open.entry((account.to_owned(), name)).or_insert(folder).clone();
+        lock(&self.by_dir).insert(dir, f.clone());
+        Ok(f)
+    }
+
+    /// Creates a folder (and its missing parents).
+    pub async fn create(&self, account: &str, name: &str) -> Result<(), IndexError> {
+        let name = check_name(name)?;
+        if name == "INBOX" {
+            return Err(IndexError::Exists);
+        }
+        let _g = self.layout.lock().await;
+        let existing: HashSet<String> = sqlx::query_scalar("SELECT name FROM folders WHERE account = ?")
+            .bind(account)
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .collect();
+        if existing.contains(&name) {
+            return Err(IndexError::Exists);
+        }
+        let parts: Vec<&str> = name.split('.').collect();
+        for i in 1..parts.len() {
+            let parent = parts[..i].join(".");
+            if parent != "INBOX" && !existing.contains(&parent) {
+                self.create_locked(account, &parent, None).await?;
+            }
+        }
+        self.create_locked(account, &name, None).await
+    }
+
+    /// Deletes a folder and its messages (not INBOX; children stay).
+    pub async fn delete(&self, account: &str, name: &str) -> Result<(), IndexError> {
+        let name = check_name(name)?;
+        if name == "INBOX" {
+            return Err(IndexError::NotAllowed("INBOX cannot be deleted".into()));
+        }
+        let _g = self.layout.lock().await;
+        let n = sqlx::query("DELETE FROM folders WHERE account = ? AND name = ?")
+            .bind(account)
+            .bind(&name)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(IndexError::NoSuchFolder);
+        }
+        let dir = self.dir_of(account, &name)?;
+        if let Some(f) = lock(&self.open).remove(&(account.to_owned(), name)) {
+            lock(&self.by_dir).remove(&f.dir);
+            f.bump();
+        }
+        tokio::task::spawn_blocking(move || fs::remove_dir_all(dir))
+            .await
+            .map_err(io::Error::other)??;
+        Ok(())
+    }
+
+    /// Renames a folder and its children. Renaming INBOX moves its messages into a new folder.
+    pub async fn rename(&self, account: &str, from: &str, to: &str) -> Result<(), IndexError> {
+        let from = check_name(from)?;
+        let to = check_name(to)?;
+        if to == "INBOX" {
+            return Err(IndexError::Exists);
+        }
+        if from == "INBOX" {
+            self.create(account, &to).await?;
+            let inbox = self.open(account, "INBOX").await?;
+            inbox.sync().await?;
+            let dest = self.open(account, &to).await?;
+            let uids: Vec<u32> = inbox.state().await.msgs.iter().map(|m| m.uid).collect();
+            inbox.copy_to(&uids, &dest, &self.host).await?;
+            inbox.remove(&uids).await?;
+            return Ok(());
+        }
+        let _g = self.layout.lock().await;
+        let names: Vec<String> = sqlx::query_scalar("SELECT name FROM folders WHERE account = ?")
+            .bind(account)
+            .fetch_all(&self.pool)
+            .await?;
+        if !names.contains(&from) {
+            return Err(IndexError::NoSuchFolder);
+        }
+        if names.contains(&to) {
+            return Err(IndexError::Exists);
+        }
+        let moving: Vec<String> = names
+            .into_iter()
+            .filter(|n| *n == from || n.starts_with(&format!("{from}.")))
+            .collect();
+        for old in &moving {
+            let new = format!("{to}{}", &old[from.len()..]);
+            let (od, nd) = (self.dir_of(account, old)?, self.dir_of(account, &new)?);
+            fs::rename(&od, &nd)?;
+            sqlx::query("UPDATE folders SET name = ? WHERE account = ? AND name = ?")
+                .bind(&new)
+                .bind(account)
+                .bind(old)
+                .execute(&self.pool)
+                .await?;
+            if let Some(f) = lock(&self.open).remove(&(account.to_owned(), old.clone())) {
+                lock(&self.by_dir).remove(&f.dir);
+                f.bump();
+            }
+        }
+        Ok(())
+    }
+
+    /// Subscribes or unsubscribes.
+    pub async fn subscribe(&self, account: &str, name: &str, on: bool) -> Result<(), IndexError> {
+        let name = check_name(name)?;
+        let n = sqlx::query("UPDATE folders SET subscribed = ? WHERE account = ? AND name = ?")
+            .bind(on)
+            .bind(account)
+            .bind(&name)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        if n == 0 && on {
+            return Err(IndexError::NoSuchFolder);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_round_trip_through_maildir_letters() {
+        let f = Flags::parse(["\\Seen", "\\Flagged", "$Label1", "\\Answered"]).unwrap();
+        assert_eq!(f.maildir_letters(), "FRS");
+        assert_eq!(f.words(), ["\\Answered", "\\Flagged", "\\Seen", "$Label1"]);
+        assert_eq!(Flags::from_maildir_info("2,FRS").system, f.system);
+        assert!(Flags::parse(["\\Bogus"]).is_none());
+        let mut g = f.clone();
+        g.remove(&Flags::parse(["\\seen", "$label1"]).unwrap());
+        assert_eq!(g.words(), ["\\Answered", "\\Flagged"]);
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(check_name("inbox").unwrap(), "INBOX");
+        assert_eq!(check_name("inbox.Sub").unwrap(), "INBOX.Sub");
+        assert!(check_name("a/b").is_err());
+        assert!(check_name(".a").is_err());
+        assert!(check_name("a..b").is_err());
+        assert_eq!(check_name("Archive.2026").unwrap(), "Archive.2026");
+    }
+}

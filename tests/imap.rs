@@ -1,0 +1,129 @@
+//! IMAP against a running yubin with real clients: every announced command (Python's imaplib and
+//! an exact client in tests/scripts), IDLE seeing an SMTP delivery and another session's
+//! changes, UIDs unchanged across a restart, and failed logins feeding the shared ban.
+
+mod common;
+
+use common::mail::{ca, count_files, mail_server, maildir, script};
+use common::server::have;
+
+#[test]
+fn every_command_with_imaplib_and_exact_responses() {
+    let (y, tls) = mail_server("");
+    let p = y.ports;
+    let out = script(
+        "imap_session.py",
+        &[
+            p.smtp.to_string(),
+            p.imap.to_string(),
+            p.imaps.to_string(),
+            ca(&tls),
+        ],
+    );
+    assert!(out.contains("all checks passed"), "{out}\n{}", y.log());
+    // Folders are Maildir++ on disk, international names in modified UTF-7 (as Dovecot does).
+    let root = maildir(&y, "alice");
+    for f in [
+        ".Sent",
+        ".Drafts",
+        ".Trash",
+        ".Junk",
+        ".Archive",
+        ".&AMQ-rger",
+        ".Work",
+    ] {
+        assert!(root.join(f).join("cur").is_dir(), "{f} missing");
+    }
+    // Flags are mirrored into file names, so other Maildir tools see them.
+    let drafts: Vec<String> = std::fs::read_dir(root.join(".Drafts/cur"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(drafts.len() == 1 && drafts[0].ends_with(":2,DS"), "{drafts:?}");
+    assert_eq!(count_files(&root.join("cur")), 0, "INBOX was emptied by CLOSE");
+}
+
+#[test]
+fn idle_sees_deliveries_and_other_sessions() {
+    let (y, tls) = mail_server("");
+    let p = y.ports;
+    let out = script(
+        "imap_idle.py",
+        &[p.smtp.to_string(), p.imaps.to_string(), ca(&tls)],
+    );
+    assert!(out.contains("idle: all checks passed"), "{out}");
+}
+
+#[test]
+fn uids_survive_a_restart() {
+    let (mut y, tls) = mail_server("");
+    let p = y.ports;
+    let first = script(
+        "imap_uids.py",
+        &[p.smtp.to_string(), p.imaps.to_string(), ca(&tls), "3".into()],
+    );
+    y.stop();
+    y.spawn(&[]);
+    let second = script(
+        "imap_uids.py",
+        &[p.smtp.to_string(), p.imaps.to_string(), ca(&tls), "1".into()],
+    );
+    let line = |s: &str| {
+        s.lines()
+            .find(|l| l.starts_with("state "))
+            .map(str::to_owned)
+            .expect("state line")
+    };
+    let (a, b) = (line(&first), line(&second));
+    // "state UIDVALIDITY uid,uid,..." — same UIDVALIDITY, the old UIDs unchanged, one new.
+    let (av, auids) = a[6..].split_once(' ').unwrap();
+    let (bv, buids) = b[6..].split_once(' ').unwrap();
+    assert_eq!(av, bv, "UIDVALIDITY changed across the restart");
+    assert_eq!(auids, "1,2,3");
+    assert_eq!(buids, "1,2,3,4");
+}
+
+#[test]
+fn failed_logins_ban_the_address_for_every_protocol() {
+    if !have("swaks") {
+        return;
+    }
+    let (y, tls) = mail_server("limits {\n    auth-failures 3 within=\"10m\" ban=\"1h\"\n}\n");
+    let p = y.ports;
+    let out = script(
+        "imap_ban.py",
+        &[p.imaps.to_string(), p.pop3s.to_string(), ca(&tls)],
+    );
+    assert!(out.contains("ban: all checks passed"), "{out}");
+    // SMTP refuses the banned address too.
+    let (_, text) = common::server::swaks(&[
+        "--server",
+        &format!("127.0.0.1:{}", p.submission),
+        "--to",
+        "bob@example.test",
+        "--quit-after",
+        "CONNECT",
+    ]);
+    assert!(text.contains("421") || text.contains("554"), "{text}");
+}
+
+#[test]
+fn pop3_with_poplib() {
+    let (y, tls) = mail_server("");
+    let p = y.ports;
+    let out = script(
+        "pop3_session.py",
+        &[
+            p.smtp.to_string(),
+            p.pop3.to_string(),
+            p.pop3s.to_string(),
+            p.imaps.to_string(),
+            ca(&tls),
+        ],
+    );
+    assert!(out.contains("pop3: all checks passed"), "{out}");
+    // Deleted at QUIT: one file left in the Maildir.
+    let root = maildir(&y, "alice");
+    assert_eq!(count_files(&root.join("cur")) + count_files(&root.join("new")), 1);
+}
