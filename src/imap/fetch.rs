@@ -399,7 +399,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                                 section_bytes(raw, p, &section.part, section.kind, &section.fields)
                             };
                             match data {
-                                None => out.extend_from_slice(b"NIL"),
+                                // A part that does not exist is empty (as Dovecot answers).
+                                None => out.extend_from_slice(b"\"\""),
                                 Some(d) => {
                                     let d = match partial {
                                         Some((origin, len)) => {

@@ -84,14 +84,32 @@ fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
+/// The last occurrence of a field (ENVELOPE takes the last Subject, Date, ... as Dovecot does).
+fn last_field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    fields
+        .iter()
+        .rev()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// Every occurrence of an address field, joined into one list.
+fn all_fields(fields: &[(String, String)], name: &str) -> Option<String> {
+    let all: Vec<&str> = fields
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.trim_end())
+        .collect();
+    (!all.is_empty()).then(|| all.join(", "))
+}
+
 /// Splits `type/subtype; a=b; c="d"` into the media type and parameters.
 pub fn content_type(value: &str) -> ((String, String), Vec<(String, String)>) {
-    let mut parts = split_params(value);
-    let mt = parts.remove(0);
+    let mut parts = split_params(value).into_iter();
+    let mt = parts.next().unwrap_or_default();
     let (t, s) = mt.split_once('/').unwrap_or((mt.as_str(), ""));
     let media = (t.trim().to_ascii_lowercase(), s.trim().to_ascii_lowercase());
     let params = parts
-        .into_iter()
         .filter_map(|p| {
             let (k, v) = p.split_once('=')?;
             Some((k.trim().to_ascii_lowercase(), unquote(v.trim())))
@@ -183,7 +201,9 @@ impl Part {
         let (header_end, body_start) = find_header_end(raw, range.start, range.end);
         let fields = parse_fields(&raw[range.start..header_end]);
         let (media, params) = match field(&fields, "content-type") {
-            Some(v) if v.contains('/') => content_type(v),
+            // A type without a subtype is kept as written (as Dovecot does); an empty one is
+            // the default.
+            Some(v) if !v.split(';').next().unwrap_or("").trim().is_empty() => content_type(v),
             _ if digest => (("message".into(), "rfc822".into()), Vec::new()),
             _ => (
                 ("text".into(), "plain".into()),
@@ -211,7 +231,23 @@ impl Part {
             {
                 let is_digest = part.media.1 == "digest";
                 for r in split_multipart(raw, part.body.clone(), b.as_bytes()) {
-                    part.children.push(Part::parse(raw, r, is_digest, depth + 1));
+                    let mut child = Part::parse(raw, r.clone(), is_digest, depth + 1);
+                    // A nested multipart's close-delimiter line keeps its line end (the
+                    // outer delimiter's CRLF is the same bytes), as Dovecot reads it.
+                    if let Some(inner) = nested_boundary(&child)
+                        && raw[r.clone()].ends_with(format!("--{inner}--").as_bytes())
+                    {
+                        let rest = &raw[r.end..part.body.end];
+                        let eol = if rest.starts_with(b"\r\n") {
+                            2
+                        } else {
+                            usize::from(rest.starts_with(b"\n"))
+                        };
+                        if eol > 0 {
+                            extend(&mut child, r.end + eol);
+                        }
+                    }
+                    part.children.push(child);
                 }
             }
         } else if part.media.0 == "message" && (part.media.1 == "rfc822" || part.media.1 == "global") {
@@ -233,19 +269,25 @@ impl Part {
     /// The part at an IMAP part path (`[1, 2]`), following message/rfc822 encapsulation.
     pub fn find(&self, path: &[u32]) -> Option<&Part> {
         let mut cur = self;
+        // Whether `cur` may still be addressed as its own part 1: a message that is not
+        // multipart has exactly one part, number 1, its body.
+        let mut message = true;
         for &n in path {
             // A message/rfc822 part's numbering continues in the encapsulated message.
             if let Some(m) = &cur.message {
                 cur = m;
+                message = true;
             }
-            if cur.children.is_empty() {
-                // A non-multipart has exactly one part, number 1: itself.
-                if n == 1 {
+            if cur.media.0 != "multipart" {
+                if n == 1 && message {
+                    message = false;
                     continue;
                 }
                 return None;
             }
-            cur = cur.children.get(n as usize - 1)?;
+            cur = cur.children.get((n as usize).checked_sub(1)?)?;
+            // A leaf part inside a multipart also answers to one more `.1` (as Dovecot does).
+            message = true;
         }
         Some(cur)
     }
@@ -295,12 +337,29 @@ fn split_multipart(raw: &[u8], body: Range<usize>, boundary: &[u8]) -> Vec<Range
     parts
 }
 
+/// The body's line count: its line feeds. A last line without one (the CRLF before a boundary
+/// belongs to the boundary) is not counted, as Dovecot counts.
 fn lines(raw: &[u8]) -> usize {
-    let n = raw.iter().filter(|b| **b == b'\n').count();
-    if !raw.is_empty() && !raw.ends_with(b"\n") {
-        n + 1
-    } else {
-        n
+    raw.iter().filter(|b| **b == b'\n').count()
+}
+
+/// The boundary of the multipart a part is or encapsulates.
+fn nested_boundary(p: &Part) -> Option<&str> {
+    if p.media.0 == "multipart" {
+        return p
+            .params
+            .iter()
+            .find(|(k, _)| k == "boundary")
+            .map(|(_, v)| v.as_str());
+    }
+    p.message.as_deref().and_then(nested_boundary)
+}
+
+/// Moves the end of a part (and of the message it encapsulates).
+fn extend(p: &mut Part, end: usize) {
+    p.body.end = end;
+    if let Some(m) = &mut p.message {
+        extend(m, end);
     }
 }
 
@@ -499,10 +558,13 @@ fn address_list(v: Option<&str>, utf8: bool) -> String {
 
 /// The ENVELOPE of a message (RFC 3501 §7.4.2).
 pub fn envelope(part: &Part, utf8: bool) -> String {
-    let f = |n: &str| part.field(n).map(str::trim).filter(|v| !v.is_empty());
-    let from = address_list(f("from"), utf8);
-    let or_from = |v: Option<&str>| {
-        let l = address_list(v, utf8);
+    // A present but empty field is "" (absent: NIL); the unfolded value keeps its leading
+    // white space when the value started on a continuation line (as Dovecot does).
+    let f = |n: &str| last_field(&part.fields, n).map(str::trim_end);
+    let a = |n: &str| all_fields(&part.fields, n);
+    let from = address_list(a("from").as_deref(), utf8);
+    let or_from = |v: Option<String>| {
+        let l = address_list(v.as_deref(), utf8);
         if l == "NIL" { from.clone() } else { l }
     };
     format!(
@@ -510,11 +572,11 @@ pub fn envelope(part: &Part, utf8: bool) -> String {
         nstring(f("date"), utf8),
         nstring(f("subject"), utf8),
         from,
-        or_from(f("sender")),
-        or_from(f("reply-to")),
-        address_list(f("to"), utf8),
-        address_list(f("cc"), utf8),
-        address_list(f("bcc"), utf8),
+        or_from(a("sender")),
+        or_from(a("reply-to")),
+        address_list(a("to").as_deref(), utf8),
+        address_list(a("cc").as_deref(), utf8),
+        address_list(a("bcc").as_deref(), utf8),
         nstring(f("in-reply-to"), utf8),
         nstring(f("message-id"), utf8),
     )
@@ -534,8 +596,11 @@ fn params_list(params: &[(String, String)], utf8: bool) -> String {
 fn disposition(part: &Part, utf8: bool) -> String {
     match part.field("content-disposition") {
         Some(v) if !v.trim().is_empty() => {
-            let mut items = split_params(v);
-            let kind = items.remove(0).to_ascii_lowercase();
+            let items = split_params(v);
+            let Some((kind, items)) = items.split_first() else {
+                return "NIL".into();
+            };
+            let kind = kind.to_ascii_lowercase();
             let params: Vec<(String, String)> = items
                 .iter()
                 .filter_map(|p| {
@@ -553,9 +618,9 @@ fn language(part: &Part, utf8: bool) -> String {
     match part.field("content-language") {
         Some(v) => {
             let langs: Vec<&str> = v.split(',').map(str::trim).filter(|l| !l.is_empty()).collect();
+            // Always a list, even of one (as Dovecot writes it).
             match langs.len() {
                 0 => "NIL".into(),
-                1 => string(langs[0], utf8),
                 _ => format!(
                     "({})",
                     langs
@@ -577,7 +642,8 @@ pub fn body_structure(raw: &[u8], part: &Part, extended: bool, utf8: bool) -> St
         let mut s = String::from("(");
         if part.children.is_empty() {
             // A multipart without parts: show it as an empty text part (as Dovecot does).
-            s.push_str("(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0)");
+            s.push_str("(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0");
+            s.push_str(if extended { " NIL NIL NIL NIL)" } else { ")" });
         }
         for c in &part.children {
             s.push_str(&body_structure(raw, c, extended, utf8));
@@ -598,17 +664,22 @@ pub fn body_structure(raw: &[u8], part: &Part, extended: bool, utf8: bool) -> St
         return s;
     }
     let body = &raw[part.body.clone()];
-    let encoding = f("content-transfer-encoding")
-        .filter(|e| !e.is_empty())
-        .map(str::to_ascii_lowercase);
+    // As written (Dovecot keeps the case too).
+    let encoding = f("content-transfer-encoding").filter(|e| !e.is_empty());
+    // A text part without parameters is us-ascii (RFC 2045 §5.2); say so, as Dovecot does.
+    let params = if part.params.is_empty() && part.media.0 == "text" {
+        params_list(&[("charset".into(), "us-ascii".into())], utf8)
+    } else {
+        params_list(&part.params, utf8)
+    };
     let mut s = format!(
         "({} {} {} {} {} {} {}",
         string(&part.media.0, utf8),
         string(&part.media.1, utf8),
-        params_list(&part.params, utf8),
+        params,
         nstring(f("content-id"), utf8),
         nstring(f("content-description"), utf8),
-        string(encoding.as_deref().unwrap_or("7bit"), utf8),
+        string(encoding.unwrap_or("7bit"), utf8),
         body.len()
     );
     if let Some(m) = &part.message {
@@ -744,7 +815,7 @@ mod tests {
         let bs = body_structure(MULTI, &p, true, false);
         assert!(
             bs.starts_with(
-                "((\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"7bit\" 12 2 NIL NIL NIL NIL)"
+                "((\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"7bit\" 12 1 NIL NIL NIL NIL)"
             ),
             "{bs}"
         );

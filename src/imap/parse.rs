@@ -342,7 +342,10 @@ impl<'a> Parser<'a> {
     /// `tag = 1*<any ASTRING-CHAR except "+">`.
     pub fn tag(&mut self) -> R<String> {
         let start = self.pos;
-        while self.peek().is_some_and(|c| is_astring_char(c) && c != b'+') {
+        while self
+            .peek()
+            .is_some_and(|c| c.is_ascii() && is_astring_char(c) && c != b'+')
+        {
             self.pos += 1;
         }
         if self.pos == start {
@@ -1265,8 +1268,9 @@ fn is_astring_char(c: u8) -> bool {
 pub fn parse(line: &[u8]) -> Result<(String, Command), (Option<String>, ParseError)> {
     let mut p = Parser::new(line);
     let tag = p.tag().map_err(|e| (None, e))?;
+    // Without the space after it, the tag is not a tag: the answer is untagged.
     if p.sp().is_err() {
-        return Err((Some(tag), ParseError("missing command".into())));
+        return Err((None, ParseError("missing tag or command".into())));
     }
     match p.command() {
         Ok(c) => Ok((tag, c)),

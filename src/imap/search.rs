@@ -130,7 +130,9 @@ fn collect_text(raw: &[u8], part: &Part, out: &mut String) {
         }
         return;
     }
-    if part.media.0 == "text" || part.media.0 == "message" {
+    // Text parts only; a type without a subtype is not valid MIME and not text (as Dovecot
+    // reads it).
+    if (part.media.0 == "text" || part.media.0 == "message") && !part.media.1.is_empty() {
         let decoded = super::mime::decode_body(part, raw).unwrap_or_else(|| raw[part.body.clone()].to_vec());
         let charset = part
             .params
@@ -213,6 +215,14 @@ pub fn decode_words(v: &str) -> String {
     out
 }
 
+/// The day a message was sent: its Date header, or its internal date when the header is
+/// missing or unreadable (as Dovecot does).
+fn sent(c: &Candidate<'_>) -> i64 {
+    c.content
+        .and_then(|x| x.sent_day)
+        .unwrap_or_else(|| day(c.msg.internaldate))
+}
+
 fn sent_day(date: &str) -> Option<i64> {
     // "[Sun, ]22 Nov 2026 12:00:00 +0000": the day in the date's own zone.
     let d = date.split_once(',').map_or(date, |(_, r)| r).trim();
@@ -232,6 +242,11 @@ fn sent_day(date: &str) -> Option<i64> {
     Some(super::parse::days_from_civil(year, m, day))
 }
 
+/// Days since 1970 of a unix time (UTC).
+fn day(t: i64) -> i64 {
+    t.div_euclid(86_400)
+}
+
 fn contains(hay: &str, needle: &str) -> bool {
     needle.is_empty() || hay.contains(&needle.to_lowercase())
 }
@@ -239,7 +254,6 @@ fn contains(hay: &str, needle: &str) -> bool {
 /// Whether `key` matches.
 pub fn matches(key: &SearchKey, c: &Candidate<'_>) -> bool {
     use SearchKey as K;
-    let day = |t: i64| t.div_euclid(86_400);
     match key {
         K::All => true,
         K::Seq(s) => s.contains(c.seq, c.max_seq),
@@ -253,9 +267,9 @@ pub fn matches(key: &SearchKey, c: &Candidate<'_>) -> bool {
         K::Before(d, false) => day(c.msg.internaldate) < *d,
         K::On(d, false) => day(c.msg.internaldate) == *d,
         K::Since(d, false) => day(c.msg.internaldate) >= *d,
-        K::Before(d, true) => c.content.and_then(|x| x.sent_day).is_some_and(|s| s < *d),
-        K::On(d, true) => c.content.and_then(|x| x.sent_day).is_some_and(|s| s == *d),
-        K::Since(d, true) => c.content.and_then(|x| x.sent_day).is_some_and(|s| s >= *d),
+        K::Before(d, true) => sent(c) < *d,
+        K::On(d, true) => sent(c) == *d,
+        K::Since(d, true) => sent(c) >= *d,
         K::Header(name, value) => c
             .content
             .is_some_and(|x| x.headers.iter().any(|(n, v)| n == name && contains(v, value))),

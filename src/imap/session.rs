@@ -82,6 +82,32 @@ pub async fn serve<IO>(io: IO, peer: SocketAddr, listener: Arc<ImapListener>, sv
 where
     IO: AsyncRead + AsyncWrite + Unpin,
 {
+    run_session(io, peer, listener, svc, None).await
+}
+
+/// Serves one connection already authenticated as `user` (RFC 9051 PREAUTH greeting), for
+/// a connection the operating system vouches for (a local pipe or tunnel) and for tests.
+pub async fn serve_preauth<IO>(
+    io: IO,
+    peer: SocketAddr,
+    listener: Arc<ImapListener>,
+    svc: Arc<Services>,
+    user: String,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    run_session(io, peer, listener, svc, Some(user)).await
+}
+
+async fn run_session<IO>(
+    io: IO,
+    peer: SocketAddr,
+    listener: Arc<ImapListener>,
+    svc: Arc<Services>,
+    preauth: Option<String>,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
     let span = info_span!("imap", listener = %listener.name, peer = %peer);
     async move {
         let conn = Conn::new(Stream::Plain(io), svc.shutdown.clone());
@@ -97,7 +123,7 @@ where
             condstore: false,
             errors: 0,
         };
-        s.run().await;
+        s.run(preauth).await;
         s.conn.close().await;
     }
     .instrument(span)
@@ -168,10 +194,30 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
         caps.join(" ")
     }
 
-    async fn run(&mut self) {
+    async fn run(&mut self, preauth: Option<String>) {
+        if let Some(user) = preauth {
+            if let Err(e) = self.svc.index.ensure_account(&user).await {
+                warn!(error = %e, "cannot prepare the account's folders");
+                self.untagged("BYE [UNAVAILABLE] Mailbox not available");
+                return;
+            }
+            self.user = Some(user);
+            let caps = self.capabilities();
+            self.untagged(&format!(
+                "PREAUTH [CAPABILITY {caps}] {} IMAP ready",
+                self.svc.hostname
+            ));
+        } else if !self.greet().await {
+            return;
+        }
+        self.command_loop().await;
+    }
+
+    /// TLS on an implicit-TLS listener, the ban check and the greeting; false to close.
+    async fn greet(&mut self) -> bool {
         if self.listener.implicit_tls {
             let Some(acceptor) = self.svc.tls.clone() else {
-                return;
+                return false;
             };
             if self
                 .conn
@@ -179,18 +225,22 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                 .await
                 .is_err()
             {
-                return;
+                return false;
             }
         }
         if self.svc.bans.is_banned(self.peer.ip()) {
             self.untagged("BYE [UNAVAILABLE] Too many failed logins from your address, try again later");
-            return;
+            return false;
         }
         let caps = self.capabilities();
         self.untagged(&format!(
             "OK [CAPABILITY {caps}] {} IMAP ready",
             self.svc.hostname
         ));
+        true
+    }
+
+    async fn command_loop(&mut self) {
         loop {
             self.conn.idle = true;
             if self.conn.shutting_down() {
@@ -959,6 +1009,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             }
         };
         let size = data.len() as u64;
+        // Stored with CRLF line ends, so sizes and sections are what IMAP clients expect.
+        let data = crlf(data);
         match folder.append(data, flags, date, &self.svc.index.host).await {
             Ok(uid) => {
                 if let Some(info) = self.svc.routing.mailbox(self.account()) {
@@ -1289,6 +1341,25 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
     }
 }
 
+/// Turns bare LF line ends into CRLF (data from APPEND).
+fn crlf(data: Vec<u8>) -> Vec<u8> {
+    let bare = data
+        .iter()
+        .enumerate()
+        .any(|(i, b)| *b == b'\n' && (i == 0 || data[i - 1] != b'\r'));
+    if !bare {
+        return data;
+    }
+    let mut out = Vec::with_capacity(data.len() + data.len() / 32);
+    for (i, b) in data.iter().enumerate() {
+        if *b == b'\n' && (i == 0 || data[i - 1] != b'\r') {
+            out.push(b'\r');
+        }
+        out.push(*b);
+    }
+    out
+}
+
 /// A sequence set for a list of numbers (`1:3,7,9:10`), sorted.
 pub(super) fn compress(nums: &[u32]) -> String {
     let mut v = nums.to_vec();
@@ -1347,6 +1418,13 @@ mod tests {
         assert_eq!(compress(&[5, 1, 2, 3, 9, 10]), "1:3,5,9:10");
         assert_eq!(compress_ordered(&[4, 5, 1]), "4:5,1");
         assert_eq!(compress(&[]), "");
+    }
+
+    #[test]
+    fn append_data_gets_crlf() {
+        assert_eq!(crlf(b"a\nb\r\nc\n".to_vec()), b"a\r\nb\r\nc\r\n");
+        assert_eq!(crlf(b"\n".to_vec()), b"\r\n");
+        assert_eq!(crlf(b"x\r\n".to_vec()), b"x\r\n");
     }
 
     #[test]

@@ -455,25 +455,27 @@ impl Queue {
     async fn finish(&self, job: Job, outcomes: Vec<Outcome>, remote: Option<&str>, body: &[u8]) {
         let mut updates = Vec::with_capacity(outcomes.len());
         let mut failures = Vec::new();
+        // What to log once the results are recorded: (event, recipient, detail, retry in s).
+        let mut events: Vec<(&str, &Due, String, Option<i64>)> = Vec::with_capacity(outcomes.len());
         for (r, o) in job.recipients.iter().zip(outcomes) {
             let status = match o {
                 Outcome::Delivered(reply) => {
-                    info!(id = %r.message_id, to = %r.address, relay = remote.unwrap_or(""), reply = %reply, "delivered");
+                    events.push(("delivered", r, reply.to_string(), None));
                     Status::Delivered
                 }
                 Outcome::Failed(why) => {
-                    info!(id = %r.message_id, to = %r.address, relay = remote.unwrap_or(""), reason = %why, "bounced");
+                    events.push(("bounced", r, why.clone(), None));
                     failures.push((r.clone(), why.clone()));
                     Status::Failed(why)
                 }
                 Outcome::Deferred(why) => match self.retry_at(r) {
                     Some(at) => {
-                        info!(id = %r.message_id, to = %r.address, relay = remote.unwrap_or(""), reason = %why, retry_in = at - now(), "deferred");
+                        events.push(("deferred", r, why.clone(), Some(at - now())));
                         Status::Deferred(at, why)
                     }
                     None => {
                         let why = format!("{why} (gave up after the queue lifetime)");
-                        info!(id = %r.message_id, to = %r.address, reason = %why, "expired");
+                        events.push(("expired", r, why.clone(), None));
                         failures.push((r.clone(), why.clone()));
                         Status::Failed(why)
                     }
@@ -487,6 +489,19 @@ impl Queue {
         }
         if let Err(e) = self.store.update(updates).await {
             warn!(id = %job.message_id, error = %e, "cannot record delivery results; they will be retried");
+        }
+        // Logged after the queue recorded them, so the log never runs ahead of `yubin queue`.
+        for (event, r, detail, retry_in) in events {
+            let relay = remote.unwrap_or("");
+            match retry_in {
+                Some(s) => {
+                    info!(id = %r.message_id, to = %r.address, relay, reason = %detail, retry_in = s, "{event}")
+                }
+                None if event == "delivered" => {
+                    info!(id = %r.message_id, to = %r.address, relay, reply = %detail, "{event}")
+                }
+                None => info!(id = %r.message_id, to = %r.address, relay, reason = %detail, "{event}"),
+            }
         }
         self.release(&job);
         if !failures.is_empty() {

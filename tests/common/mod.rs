@@ -94,6 +94,7 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+pub mod dovecot;
 pub mod mail;
 pub mod postfix;
 pub mod server;

@@ -143,9 +143,9 @@ check(re.match(rb'\* 1 FETCH \(UID 1 FLAGS \(\) RFC822\.SIZE \d+ INTERNALDATE "\
 u, t = r.ok("FETCH 2 (ENVELOPE)")
 check(u[0] == b'* 2 FETCH (ENVELOPE ("Tue, 10 Nov 2026 10:00:00 +0100" "=?utf-8?q?Gr=C3=BC=C3=9Fe?=" (("=?utf-8?q?J=C3=B6rg?=" NIL "joerg" "example.com")) (("=?utf-8?q?J=C3=B6rg?=" NIL "joerg" "example.com")) (("=?utf-8?q?J=C3=B6rg?=" NIL "joerg" "example.com")) ((NIL NIL "alice" "example.test")) ((NIL NIL "bob" "example.test")) NIL NIL "<m2@example.com>"))', u[0])
 u, t = r.ok("FETCH 2 (BODYSTRUCTURE)")
-check(u[0] == b'* 2 FETCH (BODYSTRUCTURE (("text" "plain" ("charset" "utf-8") NIL NIL "quoted-printable" 29 1 NIL NIL NIL NIL)("application" "octet-stream" ("name" "data.bin") NIL NIL "base64" 8 NIL ("attachment" ("filename" "data.bin")) NIL NIL) "mixed" ("boundary" "XX") NIL NIL NIL))', u[0])
+check(u[0] == b'* 2 FETCH (BODYSTRUCTURE (("text" "plain" ("charset" "utf-8") NIL NIL "quoted-printable" 29 0 NIL NIL NIL NIL)("application" "octet-stream" ("name" "data.bin") NIL NIL "base64" 8 NIL ("attachment" ("filename" "data.bin")) NIL NIL) "mixed" ("boundary" "XX") NIL NIL NIL))', u[0])
 u, t = r.ok("FETCH 2 (BODY)")
-check(u[0] == b'* 2 FETCH (BODY (("text" "plain" ("charset" "utf-8") NIL NIL "quoted-printable" 29 1)("application" "octet-stream" ("name" "data.bin") NIL NIL "base64" 8) "mixed"))', u[0])
+check(u[0] == b'* 2 FETCH (BODY (("text" "plain" ("charset" "utf-8") NIL NIL "quoted-printable" 29 0)("application" "octet-stream" ("name" "data.bin") NIL NIL "base64" 8) "mixed"))', u[0])
 
 # Sections: PEEK does not set \Seen; BODY[] does; partials; MIME; HEADER.FIELDS; BINARY.
 u, t = r.ok("FETCH 2 (BODY.PEEK[HEADER.FIELDS (Subject Cc)])")
