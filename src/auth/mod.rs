@@ -35,6 +35,67 @@ pub struct Directory {
     alias_domains: HashMap<String, String>,
     /// At most this many argon2 verifications run at once (each costs ~20 MiB and tens of ms).
     verifications: Arc<Semaphore>,
+    verified: VerifiedCache,
+}
+
+/// How long a verified password is remembered.
+const VERIFIED_TTL: Duration = Duration::from_secs(3600);
+
+/// Passwords verified recently, as a keyed digest per account: mail clients open several
+/// connections and reconnect every few minutes, and each argon2 verification costs ~20 MiB
+/// and tens of milliseconds. Only successes are remembered (every failure pays argon2 in
+/// full); the key is random per process; a changed hash or password does not match.
+struct VerifiedCache {
+    /// None when the system had no randomness to make a key: nothing is remembered then.
+    key: Option<aws_lc_rs::hmac::Key>,
+    entries: Mutex<HashMap<String, (Vec<u8>, Instant)>>,
+}
+
+impl std::fmt::Debug for VerifiedCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifiedCache")
+            .field("entries", &lock(&self.entries).len())
+            .finish()
+    }
+}
+
+impl VerifiedCache {
+    fn new() -> Self {
+        use aws_lc_rs::rand::SecureRandom;
+        let mut secret = [0u8; 32];
+        let key = aws_lc_rs::rand::SystemRandom::new()
+            .fill(&mut secret)
+            .is_ok()
+            .then(|| aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &secret));
+        VerifiedCache {
+            key,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn message(account: &Account, password: &str) -> Vec<u8> {
+        let mut m = Vec::with_capacity(account.password_hash.len() + password.len() + 1);
+        m.extend_from_slice(account.password_hash.as_bytes());
+        m.push(0);
+        m.extend_from_slice(password.as_bytes());
+        m
+    }
+
+    fn hit(&self, account: &Account, password: &str) -> bool {
+        let Some(key) = &self.key else { return false };
+        match lock(&self.entries).get(&account.address) {
+            Some((tag, at)) if at.elapsed() < VERIFIED_TTL => {
+                aws_lc_rs::hmac::verify(key, &Self::message(account, password), tag).is_ok()
+            }
+            _ => false,
+        }
+    }
+
+    fn remember(&self, account: &Account, password: &str) {
+        let Some(key) = &self.key else { return };
+        let tag = aws_lc_rs::hmac::sign(key, &Self::message(account, password));
+        lock(&self.entries).insert(account.address.clone(), (tag.as_ref().to_vec(), Instant::now()));
+    }
 }
 
 /// Why a login failed.
@@ -71,7 +132,8 @@ impl Directory {
         Directory {
             accounts,
             alias_domains,
-            verifications: Arc::new(Semaphore::new(4)),
+            verifications: Arc::new(Semaphore::new(2)),
+            verified: VerifiedCache::new(),
         }
     }
 
@@ -94,10 +156,20 @@ impl Directory {
             let _ = self.check_hash(DUMMY_HASH.to_owned(), password.to_owned()).await;
             return Err(AuthError::Invalid);
         };
+        if account.disabled {
+            let _ = self
+                .check_hash(account.password_hash.clone(), password.to_owned())
+                .await;
+            return Err(AuthError::Invalid);
+        }
+        if self.verified.hit(&account, password) {
+            return Ok(account.address);
+        }
         let ok = self
             .check_hash(account.password_hash.clone(), password.to_owned())
             .await?;
-        if ok && !account.disabled {
+        if ok {
+            self.verified.remember(&account, password);
             Ok(account.address)
         } else {
             Err(AuthError::Invalid)
@@ -251,6 +323,47 @@ impl ConnectionLimits {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn remembered_passwords_still_reject_wrong_ones() {
+        const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$jGeMXANpfiemq/i9LDa6ug$oGD23m3qvii2iTtKHk3Sxsa151Oy3hsOO6aq/gzEQXE";
+        let account = Account {
+            address: "alice@example.test".into(),
+            password_hash: HASH.into(),
+            disabled: false,
+        };
+        let d = Directory {
+            accounts: HashMap::from([(account.address.clone(), account.clone())]),
+            alias_domains: HashMap::new(),
+            verifications: Arc::new(Semaphore::new(1)),
+            verified: VerifiedCache::new(),
+        };
+        assert_eq!(
+            d.verify("alice@example.test", "wrong").await,
+            Err(AuthError::Invalid)
+        );
+        assert!(!d.verified.hit(&account, "alice-password"));
+        assert_eq!(
+            d.verify("Alice@Example.test", "alice-password").await.as_deref(),
+            Ok("alice@example.test")
+        );
+        assert!(d.verified.hit(&account, "alice-password"));
+        assert!(!d.verified.hit(&account, "alice-passwore"));
+        assert_eq!(
+            d.verify("alice@example.test", "alice-password").await.as_deref(),
+            Ok("alice@example.test")
+        );
+        assert_eq!(
+            d.verify("alice@example.test", "alice-password ").await,
+            Err(AuthError::Invalid)
+        );
+        // A new hash (the password was changed in mail.kdl) does not match the remembered one.
+        let changed = Account {
+            password_hash: HASH.replace("oGD", "xGD"),
+            ..account.clone()
+        };
+        assert!(!d.verified.hit(&changed, "alice-password"));
+    }
 
     #[test]
     fn bans_after_failures_within_the_window() {

@@ -55,8 +55,40 @@ fn load_plan(config: Option<&Path>, plan: Option<&Path>) -> Result<Plan, u8> {
     }
 }
 
+/// The glibc setting `serve` runs with (see [`fixed_mmap_threshold`]).
+const MALLOC_TUNABLE: &str = "glibc.malloc.mmap_threshold=131072";
+
+/// Restarts this process (same PID, same arguments) with glibc's mmap threshold fixed at
+/// 128 KiB, unless it already is. glibc raises the threshold after a large block is freed, so
+/// the ~20 MiB each argon2 verification needs would afterwards come from its per-thread
+/// arenas and stay resident there: a few hundred logins of different users left 120 MiB
+/// behind in measurements here. With the threshold fixed, such blocks are mapped and unmapped.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn fixed_mmap_threshold() {
+    use std::os::unix::process::CommandExt;
+    let current = std::env::var("GLIBC_TUNABLES").unwrap_or_default();
+    if current.contains("glibc.malloc.mmap_threshold") {
+        return;
+    }
+    let Ok(exe) = std::env::current_exe() else { return };
+    let tunables = if current.is_empty() {
+        MALLOC_TUNABLE.to_owned()
+    } else {
+        format!("{current}:{MALLOC_TUNABLE}")
+    };
+    // `exec` returns only when it failed; then yubin runs with glibc's defaults.
+    let _ = std::process::Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .env("GLIBC_TUNABLES", tunables)
+        .exec();
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn fixed_mmap_threshold() {}
+
 /// Runs the daemon.
 pub fn run(config: Option<&Path>, plan: Option<&Path>, log_format: LogFormat) -> u8 {
+    fixed_mmap_threshold();
     let plan = match load_plan(config, plan) {
         Ok(p) => p,
         Err(code) => return code,

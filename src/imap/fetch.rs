@@ -6,19 +6,23 @@
 //! the file. File reading and MIME parsing run on the blocking pool, a chunk of messages per
 //! task; responses are streamed, so a FETCH of a whole mailbox holds at most one chunk.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::task::JoinHandle;
 use tracing::warn;
 
 use super::mime::{self, Part};
 use super::parse::{FetchItem, SectionKind, SeqSet};
 use super::session::Session;
-use crate::mailbox::index::{Flags, Msg, SEEN};
+use crate::mailbox::index::{Flags, Folder, Msg, SEEN};
 
 /// Messages per blocking task (and per response batch).
 const CHUNK: usize = 128;
+/// Message bytes per batch when sections are fetched.
+const BATCH_BYTES: u64 = 4 << 20;
 
 /// What one message needs computed from its file.
 struct Work {
@@ -190,6 +194,86 @@ fn read_chunk(work: Vec<Work>) -> Vec<(u32, Found)> {
         .collect()
 }
 
+/// One batch of a FETCH, ready to be written.
+struct Batch {
+    msgs: Vec<(u32, Msg)>,
+    cached: HashMap<u32, (Option<String>, Option<String>)>,
+    found: HashMap<u32, Found>,
+}
+
+/// Splits the messages of a FETCH into batches: at most [`CHUNK`] messages, and when the
+/// message bytes are needed at most [`BATCH_BYTES`] of them (at least one message).
+fn batches(msgs: Vec<(u32, Msg)>, needs_raw: bool) -> Vec<Vec<(u32, Msg)>> {
+    let mut out = Vec::new();
+    let mut cur: Vec<(u32, Msg)> = Vec::new();
+    let mut bytes = 0;
+    for x in msgs {
+        if !cur.is_empty() && (cur.len() >= CHUNK || (needs_raw && bytes + x.1.size > BATCH_BYTES)) {
+            out.push(std::mem::take(&mut cur));
+            bytes = 0;
+        }
+        bytes += x.1.size;
+        cur.push(x);
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Looks up cached structures, reads and parses what is needed, and stores new structures in
+/// the index in the background.
+async fn prepare(
+    folder: Arc<Folder>,
+    msgs: Vec<(u32, Msg)>,
+    needs_structure: bool,
+    needs_raw: bool,
+) -> Batch {
+    let uids: Vec<u32> = msgs.iter().map(|(_, m)| m.uid).collect();
+    let mut cached = if needs_structure {
+        folder.cached(&uids).await.unwrap_or_default()
+    } else {
+        HashMap::new()
+    };
+    let work: Vec<Work> = msgs
+        .iter()
+        .map(|(_, m)| {
+            let structure =
+                needs_structure && cached.get(&m.uid).is_none_or(|(e, b)| e.is_none() || b.is_none());
+            Work {
+                uid: m.uid,
+                path: folder.path(m),
+                raw: needs_raw,
+                structure,
+            }
+        })
+        .collect();
+    let mut found: HashMap<u32, Found> = if work.iter().any(|w| w.raw || w.structure) {
+        tokio::task::spawn_blocking(move || read_chunk(work))
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .collect()
+    } else {
+        HashMap::new()
+    };
+    let mut fresh: Vec<(u32, String, String)> = Vec::new();
+    for (uid, f) in &mut found {
+        if let Some((e, b)) = f.structure.take() {
+            cached.insert(*uid, (Some(e.clone()), Some(b.clone())));
+            fresh.push((*uid, e, b));
+        }
+    }
+    if !fresh.is_empty() {
+        tokio::spawn(async move {
+            if let Err(e) = folder.cache(&fresh).await {
+                warn!(error = %e, "cannot cache message structure");
+            }
+        });
+    }
+    Batch { msgs, cached, found }
+}
+
 impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
     /// FETCH and UID FETCH.
     pub(super) async fn fetch(
@@ -275,47 +359,32 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                 .collect()
         };
 
-        for chunk in msgs.chunks(CHUNK) {
-            let uids: Vec<u32> = chunk.iter().map(|(_, m)| m.uid).collect();
-            let mut cached: HashMap<u32, (Option<String>, Option<String>)> = if needs_structure {
-                folder.cached(&uids).await.unwrap_or_default()
-            } else {
-                HashMap::new()
-            };
-            let work: Vec<Work> = chunk
-                .iter()
-                .map(|(_, m)| {
-                    let structure =
-                        needs_structure && cached.get(&m.uid).is_none_or(|(e, b)| e.is_none() || b.is_none());
-                    Work {
-                        uid: m.uid,
-                        path: folder.path(m),
-                        raw: needs_raw,
-                        structure,
-                    }
-                })
-                .collect();
-            let any_file = work.iter().any(|w| w.raw || w.structure);
-            let mut found: HashMap<u32, Found> = if any_file {
-                tokio::task::spawn_blocking(move || read_chunk(work))
-                    .await
-                    .unwrap_or_default()
-                    .into_iter()
-                    .collect()
-            } else {
-                HashMap::new()
-            };
-            let mut fresh: Vec<(u32, String, String)> = Vec::new();
-            for (uid, f) in &mut found {
-                if let Some((e, b)) = f.structure.take() {
-                    cached.insert(*uid, (Some(e.clone()), Some(b.clone())));
-                    fresh.push((*uid, e, b));
-                }
+        let reported = msgs.iter().map(|(_, m)| m.modseq).max().unwrap_or(0);
+        // Batches are prepared (index lookups, file reads and MIME parsing on the blocking
+        // pool) a few ahead of the one being written, so both cores work on a large FETCH.
+        let depth = if needs_raw { 2 } else { 4 };
+        let mut queue = batches(msgs, needs_raw).into_iter();
+        let mut pending: VecDeque<JoinHandle<Batch>> = VecDeque::new();
+        loop {
+            while pending.len() < depth {
+                let Some(b) = queue.next() else { break };
+                pending.push_back(tokio::spawn(prepare(
+                    folder.clone(),
+                    b,
+                    needs_structure,
+                    needs_raw,
+                )));
             }
-            if let Err(e) = folder.cache(&fresh).await {
-                warn!(error = %e, "cannot cache message structure");
-            }
-            for (seq, m) in chunk {
+            let Some(next) = pending.pop_front() else { break };
+            let Ok(Batch {
+                msgs: chunk,
+                cached,
+                mut found,
+            }) = next.await
+            else {
+                continue;
+            };
+            for (seq, m) in &chunk {
                 let f = found.remove(&m.uid).unwrap_or_default();
                 if f.gone {
                     continue;
@@ -390,6 +459,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                                         None => {
                                             self.conn.write_raw(&out);
                                             self.tagged(tag, "NO", "[UNKNOWN-CTE] Cannot decode this part");
+                                            pending.iter().for_each(JoinHandle::abort);
                                             return;
                                         }
                                     },
@@ -436,13 +506,13 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                 self.conn.write_raw(&out);
             }
             if self.conn.pending_output() > 128 * 1024 && self.conn.flush().await.is_err() {
+                pending.iter().for_each(JoinHandle::abort);
                 return;
             }
         }
         // Flag changes made here (\Seen) were reported in the responses.
         if sets_seen && let Some(sel) = &mut self.sel {
             let st = folder.state().await;
-            let reported = msgs.iter().map(|(_, m)| m.modseq).max().unwrap_or(0);
             if reported >= st.highestmodseq {
                 sel.modseq = st.highestmodseq;
             }

@@ -351,9 +351,28 @@ impl Folder {
         let dir = self.dir.clone();
         let cur_mtime = st.cur_mtime;
         type Entry = (String, Flags, u64, i64);
-        // Disk work on the blocking pool: move new/ to cur/, and list cur/ when something
-        // other than this index may have changed it.
+        // Disk work on the blocking pool: list cur/ when something other than this index may
+        // have changed it (first, so the files moved next need not be listed), then move
+        // new/ to cur/.
         let scan = tokio::task::spawn_blocking(move || -> io::Result<(Vec<Entry>, Option<Vec<Entry>>)> {
+            let mtime = fs::metadata(dir.join("cur")).and_then(|m| m.modified()).ok();
+            let full = if cur_mtime.is_none() || mtime != cur_mtime {
+                let mut all = Vec::new();
+                if let Ok(entries) = fs::read_dir(dir.join("cur")) {
+                    for e in entries.flatten() {
+                        let name = e.file_name().to_string_lossy().into_owned();
+                        if name.starts_with('.') {
+                            continue;
+                        }
+                        let (base, flags) = split_name(&name);
+                        let p = e.path();
+                        all.push((base.to_owned(), flags, size_of(base, &p), date_of(base, &p)));
+                    }
+                }
+                Some(all)
+            } else {
+                None
+            };
             let mut fresh = Vec::new();
             if let Ok(entries) = fs::read_dir(dir.join("new")) {
                 let mut names: Vec<String> = entries
@@ -377,24 +396,6 @@ impl Folder {
                     }
                 }
             }
-            let mtime = fs::metadata(dir.join("cur")).and_then(|m| m.modified()).ok();
-            let full = if cur_mtime.is_none() || (mtime != cur_mtime && fresh.is_empty()) {
-                let mut all = Vec::new();
-                if let Ok(entries) = fs::read_dir(dir.join("cur")) {
-                    for e in entries.flatten() {
-                        let name = e.file_name().to_string_lossy().into_owned();
-                        if name.starts_with('.') {
-                            continue;
-                        }
-                        let (base, flags) = split_name(&name);
-                        let p = e.path();
-                        all.push((base.to_owned(), flags, size_of(base, &p), date_of(base, &p)));
-                    }
-                }
-                Some(all)
-            } else {
-                None
-            };
             Ok((fresh, full))
         })
         .await
@@ -435,9 +436,11 @@ impl Folder {
                         .await?;
                 }
             }
-            for (file, flags, size, date) in fresh {
-                self.add_locked(&mut st, file, size, date, flags, &mut tx).await?;
-            }
+            let entries = fresh
+                .into_iter()
+                .map(|(file, flags, size, date)| (file, size, date, flags))
+                .collect();
+            self.add_locked(&mut st, entries, &mut tx).await?;
             self.save_header(&st, &mut tx).await?;
             tx.commit().await?;
             changed = true;
@@ -585,38 +588,48 @@ impl Folder {
         Ok(gone.iter().map(|m| m.uid).collect())
     }
 
+    /// Gives the new messages `(file, size, internal date, flags)` the next UIDs and MODSEQs
+    /// and records them; returns their UIDs. Rows go in multi-row INSERTs: a folder of ten
+    /// thousand new messages is indexed with a hundred statements, not ten thousand.
     async fn add_locked(
         &self,
         st: &mut State,
-        file: String,
-        size: u64,
-        date: i64,
-        flags: Flags,
+        entries: Vec<(String, u64, i64, Flags)>,
         tx: &mut sqlx::SqliteConnection,
-    ) -> Result<u32, sqlx::Error> {
-        st.highestmodseq += 1;
-        let m = Msg {
-            uid: st.uidnext,
-            file,
-            size,
-            internaldate: date,
-            flags,
-            modseq: st.highestmodseq,
-        };
-        st.uidnext += 1;
-        sqlx::query("INSERT INTO messages (folder_id, uid, file, size, internaldate, flags, modseq) VALUES (?, ?, ?, ?, ?, ?, ?)")
-            .bind(self.id)
-            .bind(i64::from(m.uid))
-            .bind(&m.file)
-            .bind(m.size as i64)
-            .bind(m.internaldate)
-            .bind(m.flags.to_db())
-            .bind(m.modseq as i64)
-            .execute(&mut *tx)
-            .await?;
-        let uid = m.uid;
-        st.msgs.push(m);
-        Ok(uid)
+    ) -> Result<Vec<u32>, sqlx::Error> {
+        const ROWS: usize = 100;
+        let first = st.msgs.len();
+        for (file, size, internaldate, flags) in entries {
+            st.highestmodseq += 1;
+            st.msgs.push(Msg {
+                uid: st.uidnext,
+                file,
+                size,
+                internaldate,
+                flags,
+                modseq: st.highestmodseq,
+            });
+            st.uidnext += 1;
+        }
+        for chunk in st.msgs[first..].chunks(ROWS) {
+            let mut sql = String::from(
+                "INSERT INTO messages (folder_id, uid, file, size, internaldate, flags, modseq) VALUES ",
+            );
+            sql.push_str(&vec!["(?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", "));
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for m in chunk {
+                q = q
+                    .bind(self.id)
+                    .bind(i64::from(m.uid))
+                    .bind(m.file.clone())
+                    .bind(m.size as i64)
+                    .bind(m.internaldate)
+                    .bind(m.flags.to_db())
+                    .bind(m.modseq as i64);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        Ok(st.msgs[first..].iter().map(|m| m.uid).collect())
     }
 
     /// Stores a new message durably (APPEND). Returns its UID.
@@ -656,7 +669,10 @@ impl Folder {
         let mut st = self.state.lock().await;
         let mut conn = self.pool.acquire().await?;
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-        let uid = self.add_locked(&mut st, base, size, date, flags, &mut tx).await?;
+        let uids = self
+            .add_locked(&mut st, vec![(base, size, date, flags)], &mut tx)
+            .await?;
+        let uid = uids.first().copied().unwrap_or_default();
         self.save_header(&st, &mut tx).await?;
         tx.commit().await?;
         st.cur_mtime = fs::metadata(self.dir.join("cur")).and_then(|m| m.modified()).ok();
@@ -719,13 +735,13 @@ impl Folder {
         let mut st = dest.state.lock().await;
         let mut conn = dest.pool.acquire().await?;
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-        let mut pairs = Vec::new();
-        for (m, base) in done {
-            let new_uid = dest
-                .add_locked(&mut st, base, m.size, m.internaldate, m.flags.clone(), &mut tx)
-                .await?;
-            pairs.push((m.uid, new_uid));
-        }
+        let old_uids: Vec<u32> = done.iter().map(|(m, _)| m.uid).collect();
+        let entries = done
+            .into_iter()
+            .map(|(m, base)| (base, m.size, m.internaldate, m.flags))
+            .collect();
+        let new_uids = dest.add_locked(&mut st, entries, &mut tx).await?;
+        let pairs: Vec<(u32, u32)> = old_uids.into_iter().zip(new_uids).collect();
         dest.save_header(&st, &mut tx).await?;
         tx.commit().await?;
         st.cur_mtime = fs::metadata(dest.dir.join("cur")).and_then(|m| m.modified()).ok();
@@ -778,21 +794,24 @@ impl Folder {
 
     /// Stores computed ENVELOPE/BODYSTRUCTURE strings.
     pub async fn cache(&self, items: &[(u32, String, String)]) -> Result<(), IndexError> {
+        const ROWS: usize = 100;
         if items.is_empty() {
             return Ok(());
         }
         let mut conn = self.pool.acquire().await?;
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-        for (uid, env, bs) in items {
-            sqlx::query(
-                "UPDATE messages SET envelope = ?, bodystructure = ? WHERE folder_id = ? AND uid = ?",
-            )
-            .bind(env)
-            .bind(bs)
-            .bind(self.id)
-            .bind(i64::from(*uid))
-            .execute(&mut *tx)
-            .await?;
+        // One UPDATE ... FROM (VALUES ...) per hundred messages.
+        for chunk in items.chunks(ROWS) {
+            let sql = format!(
+                "UPDATE messages SET envelope = v.column2, bodystructure = v.column3 FROM (VALUES {}) AS v \
+                 WHERE messages.folder_id = ? AND messages.uid = v.column1",
+                vec!["(?, ?, ?)"; chunk.len()].join(", ")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (uid, env, bs) in chunk {
+                q = q.bind(i64::from(*uid)).bind(env.clone()).bind(bs.clone());
+            }
+            q.bind(self.id).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
