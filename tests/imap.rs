@@ -127,3 +127,32 @@ fn pop3_with_poplib() {
     let root = maildir(&y, "alice");
     assert_eq!(count_files(&root.join("cur")) + count_files(&root.join("new")), 1);
 }
+
+#[test]
+fn connection_limits_apply_to_imap_and_pop3() {
+    let (y, _tls) = mail_server("limits {\n    connections 10 per-ip=2\n}\n");
+    let p = y.ports;
+    let read_line = |s: &mut std::net::TcpStream| {
+        use std::io::Read;
+        let mut buf = Vec::new();
+        let mut b = [0u8; 1];
+        while !buf.ends_with(b"\r\n") && s.read(&mut b).unwrap_or(0) == 1 {
+            buf.push(b[0]);
+        }
+        String::from_utf8_lossy(&buf).into_owned()
+    };
+    let mut a = std::net::TcpStream::connect(("127.0.0.1", p.imap)).unwrap();
+    let mut b = std::net::TcpStream::connect(("127.0.0.1", p.pop3)).unwrap();
+    assert!(read_line(&mut a).starts_with("* OK [CAPABILITY"));
+    assert!(read_line(&mut b).starts_with("+OK"));
+    // A third connection from the same address is turned away with a clear reason.
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", p.imap)).unwrap();
+    assert_eq!(read_line(&mut c), "* BYE [UNAVAILABLE] Too many connections, try again later\r\n");
+    let mut d = std::net::TcpStream::connect(("127.0.0.1", p.pop3)).unwrap();
+    assert_eq!(read_line(&mut d), "-ERR [SYS/TEMP] Too many connections, try again later\r\n");
+    // Closing one frees a slot.
+    drop(a);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let mut e = std::net::TcpStream::connect(("127.0.0.1", p.imap)).unwrap();
+    assert!(read_line(&mut e).starts_with("* OK [CAPABILITY"));
+}
