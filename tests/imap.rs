@@ -147,9 +147,15 @@ fn connection_limits_apply_to_imap_and_pop3() {
     assert!(read_line(&mut b).starts_with("+OK"));
     // A third connection from the same address is turned away with a clear reason.
     let mut c = std::net::TcpStream::connect(("127.0.0.1", p.imap)).unwrap();
-    assert_eq!(read_line(&mut c), "* BYE [UNAVAILABLE] Too many connections, try again later\r\n");
+    assert_eq!(
+        read_line(&mut c),
+        "* BYE [UNAVAILABLE] Too many connections, try again later\r\n"
+    );
     let mut d = std::net::TcpStream::connect(("127.0.0.1", p.pop3)).unwrap();
-    assert_eq!(read_line(&mut d), "-ERR [SYS/TEMP] Too many connections, try again later\r\n");
+    assert_eq!(
+        read_line(&mut d),
+        "-ERR [SYS/TEMP] Too many connections, try again later\r\n"
+    );
     // Closing one frees a slot.
     drop(a);
     std::thread::sleep(std::time::Duration::from_millis(200));

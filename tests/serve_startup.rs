@@ -122,10 +122,11 @@ fn plan_file_can_be_served() {
     assert!(child.wait().unwrap().success());
 }
 
-/// README: `cargo run --release -- serve examples/quickstart.kdl`, then swaks to port 2525.
+/// README: `cargo run --release -- serve examples/quickstart.kdl`, then swaks to port 2525 and
+/// 2587, and curl reading the message over IMAPS on 2993.
 #[test]
 fn readme_quickstart_accepts_mail_at_once() {
-    if !have("swaks") {
+    if !have("swaks") || !have("curl") {
         return;
     }
     // A copy of the example, so its `../var` lands in a temp dir and not in the checkout.
@@ -165,18 +166,29 @@ fn readme_quickstart_accepts_mail_at_once() {
         "--to",
         "team@example.test",
     ]);
+    let imap = Command::new("curl")
+        .args([
+            "-sk",
+            "--user",
+            "alice@example.test:alice-password",
+            "imaps://127.0.0.1:2993/INBOX;UID=1",
+        ])
+        .output()
+        .unwrap();
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
     let _ = child.wait();
     assert_eq!(code, 0, "{out}");
     assert_eq!(code2, 0, "{out2}");
-    let alice = dir.join("var/mail/example.test/alice/Maildir/new");
-    assert_eq!(
-        std::fs::read_dir(alice).unwrap().count(),
-        2,
-        "MX message and team message"
+    let fetched = String::from_utf8_lossy(&imap.stdout);
+    assert!(
+        fetched.contains("From: me@example.net"),
+        "curl over IMAPS: {fetched}"
     );
+    let alice = dir.join("var/mail/example.test/alice/Maildir");
+    let files = |sub: &str| std::fs::read_dir(alice.join(sub)).unwrap().count();
+    assert_eq!(files("new") + files("cur"), 2, "MX message and team message");
 }
 
 #[test]

@@ -291,6 +291,21 @@ fn size_of(base: &str, path: &Path) -> u64 {
         .unwrap_or(0)
 }
 
+/// The microseconds (`M`) and sequence number (`Q`) of a Maildir name `secs.M..P..Q...host`,
+/// which order deliveries within one second (the plain name does not: `M99` sorts after
+/// `M100`).
+fn arrival(base: &str) -> (u64, u64) {
+    let Some(unique) = base.split('.').nth(1) else { return (0, 0) };
+    let number = |tag: char| -> u64 {
+        unique
+            .split_once(tag)
+            .map(|(_, rest)| rest.chars().take_while(char::is_ascii_digit).collect::<String>())
+            .and_then(|d| d.parse().ok())
+            .unwrap_or(0)
+    };
+    (number('M'), number('Q'))
+}
+
 fn date_of(base: &str, path: &Path) -> i64 {
     base.split('.')
         .next()
@@ -420,7 +435,8 @@ impl Folder {
                 .collect();
             fresh.extend(extra);
         }
-        fresh.sort_by(|a, b| a.3.cmp(&b.3).then(a.0.cmp(&b.0)));
+        // Arrival order: UIDs must grow with delivery time.
+        fresh.sort_by(|a, b| (a.3, arrival(&a.0), &a.0).cmp(&(b.3, arrival(&b.0), &b.0)));
         fresh.dedup_by(|a, b| a.0 == b.0);
         if !fresh.is_empty() || !removed.is_empty() {
             let mut conn = self.pool.acquire().await?;
@@ -1192,6 +1208,13 @@ impl Index {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deliveries_in_one_second_keep_their_order() {
+        assert!(arrival("1795.M99P7Q3.host,S=1") < arrival("1795.M100P7Q4.host,S=1"));
+        assert!(arrival("1795.M5P7Q9.host") < arrival("1795.M5P7Q10.host"));
+        assert_eq!(arrival("weird"), (0, 0));
+    }
 
     #[test]
     fn flags_round_trip_through_maildir_letters() {
