@@ -295,7 +295,9 @@ fn size_of(base: &str, path: &Path) -> u64 {
 /// which order deliveries within one second (the plain name does not: `M99` sorts after
 /// `M100`).
 fn arrival(base: &str) -> (u64, u64) {
-    let Some(unique) = base.split('.').nth(1) else { return (0, 0) };
+    let Some(unique) = base.split('.').nth(1) else {
+        return (0, 0);
+    };
     let number = |tag: char| -> u64 {
         unique
             .split_once(tag)
