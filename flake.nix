@@ -1,5 +1,5 @@
-# Builds yubin with cargo only, from Cargo.lock. Not evaluated in CI (no Nix on the build
-# machine): kept small and correct by inspection.
+# Builds yubin with cargo only, from Cargo.lock, and offers a NixOS module. Not evaluated in CI
+# (no Nix on the build machine): kept small and correct by inspection.
 {
   description = "yubin: a mail server appliance configured by one KDL file";
 
@@ -30,5 +30,59 @@
           program = "${self.packages.${pkgs.system}.yubin}/bin/yubin";
         };
       });
+
+      # services.yubin = { enable = true; configFile = ./mail.kdl; openFirewall = true; };
+      # The configuration's `storage { data "/var/lib/yubin" }` should match StateDirectory.
+      nixosModules.default = { config, lib, pkgs, ... }:
+        let cfg = config.services.yubin;
+        in {
+          options.services.yubin = {
+            enable = lib.mkEnableOption "the yubin mail server";
+            package = lib.mkOption {
+              type = lib.types.package;
+              default = self.packages.${pkgs.system}.yubin;
+              description = "The yubin package.";
+            };
+            configFile = lib.mkOption {
+              type = lib.types.path;
+              description = "The mail.kdl that describes the whole server.";
+            };
+            openFirewall = lib.mkOption {
+              type = lib.types.bool;
+              default = false;
+              description = "Open 25, 465, 587, 993 and 995.";
+            };
+          };
+          config = lib.mkIf cfg.enable {
+            users.users.yubin = { isSystemUser = true; group = "yubin"; uid = 10025; home = "/var/lib/yubin"; };
+            users.groups.yubin.gid = 10025;
+            networking.firewall.allowedTCPPorts = lib.mkIf cfg.openFirewall [ 25 465 587 993 995 ];
+            systemd.services.yubin = {
+              description = "yubin mail server";
+              wantedBy = [ "multi-user.target" ];
+              after = [ "network-online.target" ];
+              wants = [ "network-online.target" ];
+              serviceConfig = {
+                User = "yubin";
+                Group = "yubin";
+                ExecStartPre = "${cfg.package}/bin/yubin validate ${cfg.configFile}";
+                ExecStart = "${cfg.package}/bin/yubin serve ${cfg.configFile}";
+                Restart = "on-failure";
+                StateDirectory = "yubin";
+                StateDirectoryMode = "0750";
+                AmbientCapabilities = [ "CAP_NET_BIND_SERVICE" ];
+                CapabilityBoundingSet = [ "CAP_NET_BIND_SERVICE" ];
+                NoNewPrivileges = true;
+                ProtectSystem = "strict";
+                ProtectHome = true;
+                PrivateTmp = true;
+                PrivateDevices = true;
+                RestrictAddressFamilies = [ "AF_INET" "AF_INET6" "AF_UNIX" ];
+                SystemCallFilter = [ "@system-service" ];
+                LimitNOFILE = 65536;
+              };
+            };
+          };
+        };
     };
 }

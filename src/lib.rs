@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod delivery;
 pub mod dns;
+pub mod http;
 pub mod imap;
 pub mod listen;
 pub mod mailbox;

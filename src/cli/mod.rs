@@ -2,6 +2,7 @@
 
 mod dns;
 mod hash_password;
+mod health;
 mod plan;
 mod queue;
 mod report;
@@ -108,6 +109,16 @@ enum Command {
     /// Read a password (no echo on a terminal; one line from stdin otherwise) and print its
     /// argon2id hash for `password-hash`.
     HashPassword,
+    /// Exit 0 when the server of a configuration is healthy (`GET /healthz` on its http
+    /// listener, else an SMTP greeting): for container and systemd health checks.
+    Health {
+        /// The configuration file.
+        #[arg(default_value = "/etc/yubin/mail.kdl")]
+        file: PathBuf,
+        /// Seconds to wait for an answer.
+        #[arg(long, default_value_t = 5)]
+        timeout: u64,
+    },
 }
 
 /// Runs the command line and returns the exit status.
@@ -133,6 +144,7 @@ pub fn main() -> ExitCode {
         Command::Queue { config, action } => queue::run(&config, action),
         Command::Dns { file, check } => dns::run(&file, check),
         Command::HashPassword => hash_password::run(),
+        Command::Health { file, timeout } => health::run(&file, std::time::Duration::from_secs(timeout)),
     };
     ExitCode::from(code)
 }

@@ -317,6 +317,7 @@ pub async fn prepare(plan: &Plan, options: Options) -> Result<Prepared, StartErr
         shutdown: shutdown_rx,
         active: Arc::new(ActiveSessions::default()),
         index,
+        db: pool.clone(),
     });
     Ok(Prepared {
         services,
@@ -396,7 +397,9 @@ pub async fn serve(plan: Plan, options: Options) -> Result<(), StartError> {
         Smtp(Arc<ListenerInfo>),
         Imap(Arc<crate::imap::ImapListener>),
         Pop3(Arc<crate::pop3::Pop3Listener>),
+        Http(Arc<crate::http::HttpListener>),
     }
+    let started = std::time::Instant::now();
     let mut bound = Vec::new();
     for (name, l) in &plan.listeners {
         let implicit_tls = l.tls == ListenerTls::Implicit;
@@ -414,10 +417,10 @@ pub async fn serve(plan: Plan, options: Options) -> Result<(), StartError> {
                 name: name.clone(),
                 implicit_tls,
             })),
-            Protocol::Http => {
-                warn!(listener = %name, "{} is not served by this version yet", name);
-                continue;
-            }
+            Protocol::Http => Kind::Http(Arc::new(crate::http::HttpListener {
+                name: name.clone(),
+                started,
+            })),
         };
         let kind = Arc::new(kind);
         for address in &l.addresses {
@@ -432,6 +435,7 @@ pub async fn serve(plan: Plan, options: Options) -> Result<(), StartError> {
             Kind::Smtp(info) => tokio::spawn(smtp::accept_loop(listener, info.clone(), svc)),
             Kind::Imap(info) => tokio::spawn(crate::imap::accept_loop(listener, info.clone(), svc)),
             Kind::Pop3(info) => tokio::spawn(crate::pop3::accept_loop(listener, info.clone(), svc)),
+            Kind::Http(info) => tokio::spawn(crate::http::accept_loop(listener, info.clone(), svc)),
         });
     }
     info!(hostname = %plan.hostname, mailboxes = plan.mailboxes.len(), "yubin is ready");

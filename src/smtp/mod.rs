@@ -90,6 +90,8 @@ pub struct Services {
     pub active: Arc<ActiveSessions>,
     /// The IMAP/POP3 view of the mailboxes.
     pub index: Arc<crate::mailbox::index::Index>,
+    /// The database.
+    pub db: sqlx::SqlitePool,
 }
 
 impl std::fmt::Debug for Services {
