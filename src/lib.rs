@@ -13,6 +13,7 @@ pub mod dns;
 pub mod http;
 pub mod imap;
 pub mod listen;
+pub mod live;
 pub mod mailbox;
 pub mod msgauth;
 pub mod plan;

@@ -44,6 +44,7 @@ fn fixture() -> &'static Fixture {
             timeouts: None,
             message_checks: false,
             queue: false,
+            reload: None,
         };
         let prepared = rt
             .block_on(yubin::runtime::prepare(&plan, options))

@@ -45,6 +45,7 @@ fn fixture() -> &'static Fixture {
             }),
             message_checks: false,
             queue: false,
+            reload: None,
         };
         let prepared = rt
             .block_on(yubin::runtime::prepare(&plan, options))

@@ -87,9 +87,9 @@ fn fixed_mmap_threshold() {
 fn fixed_mmap_threshold() {}
 
 /// Runs the daemon.
-pub fn run(config: Option<&Path>, plan: Option<&Path>, log_format: LogFormat) -> u8 {
+pub fn run(config: Option<&Path>, plan_file: Option<&Path>, log_format: LogFormat) -> u8 {
     fixed_mmap_threshold();
-    let plan = match load_plan(config, plan) {
+    let plan = match load_plan(config, plan_file) {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -101,7 +101,16 @@ pub fn run(config: Option<&Path>, plan: Option<&Path>, log_format: LogFormat) ->
             return EXIT_INVALID;
         }
     };
-    match runtime.block_on(crate::runtime::serve(plan, crate::runtime::Options::default())) {
+    let source = match (config, plan_file) {
+        (_, Some(p)) => crate::runtime::reload::Source::Plan(p.to_path_buf()),
+        (Some(c), None) => crate::runtime::reload::Source::Config(c.to_path_buf()),
+        (None, None) => return EXIT_UNREADABLE,
+    };
+    let options = crate::runtime::Options {
+        reload: Some(source),
+        ..crate::runtime::Options::default()
+    };
+    match runtime.block_on(crate::runtime::serve(plan, options)) {
         Ok(()) => EXIT_OK,
         Err(e) => {
             tracing::error!("{e}");

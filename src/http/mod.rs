@@ -167,7 +167,7 @@ async fn metrics(svc: &Services, info: &HttpListener) -> String {
     gauge(
         "yubin_mailboxes",
         "Mailboxes served.",
-        svc.routing.mailboxes().count().to_string(),
+        svc.routing.get().mailboxes().count().to_string(),
     );
     out
 }

@@ -589,13 +589,14 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
 
     /// Messages were removed: the quota usage is counted again on next use.
     fn usage_changed(&self) {
-        if let Some(info) = self.svc.routing.mailbox(self.account()) {
+        if let Some(info) = self.svc.routing.get().mailbox(self.account()) {
             self.svc.store.forget_usage(&info.maildir);
         }
     }
 
     fn quota(&self) -> Option<String> {
-        let info = self.svc.routing.mailbox(self.account())?;
+        let routing = self.svc.routing.get();
+        let info = routing.mailbox(self.account())?;
         let limit = info.quota?;
         let used = self.svc.store.usage(&info.maildir);
         Some(format!("QUOTA \"\" (STORAGE {} {})", used / 1024, limit / 1024))
@@ -626,7 +627,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
     }
 
     async fn finish_login(&mut self, tag: &str, login: &str, password: &str) -> Flow {
-        match self.svc.directory.verify(login, password).await {
+        match self.svc.directory.get().verify(login, password).await {
             Ok(address) => {
                 self.svc.bans.record_success(self.peer.ip());
                 if let Err(e) = self.svc.index.ensure_account(&address).await {
@@ -990,7 +991,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             self.tagged(tag, "NO", "[TOOBIG] Message too large");
             return;
         }
-        if let Some(info) = self.svc.routing.mailbox(self.account())
+        if let Some(info) = self.svc.routing.get().mailbox(self.account())
             && let Some(q) = info.quota
             && self.svc.store.usage(&info.maildir) + data.len() as u64 > q
         {
@@ -1013,7 +1014,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
         let data = crlf(data);
         match folder.append(data, flags, date, &self.svc.index.host).await {
             Ok(uid) => {
-                if let Some(info) = self.svc.routing.mailbox(self.account()) {
+                if let Some(info) = self.svc.routing.get().mailbox(self.account()) {
                     self.svc.store.add_usage(&info.maildir, size);
                 }
                 let uidvalidity = folder.state().await.uidvalidity;

@@ -877,7 +877,7 @@ impl Drop for AccountLock {
 /// Every account's folders.
 pub struct Index {
     pool: SqlitePool,
-    roots: HashMap<String, PathBuf>,
+    roots: Mutex<HashMap<String, PathBuf>>,
     open: Mutex<HashMap<(String, String), Arc<Folder>>>,
     by_dir: Mutex<HashMap<PathBuf, Arc<Folder>>>,
     /// Serialises folder creation, deletion and renames.
@@ -891,7 +891,7 @@ pub struct Index {
 impl std::fmt::Debug for Index {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Index")
-            .field("accounts", &self.roots.len())
+            .field("accounts", &lock(&self.roots).len())
             .finish()
     }
 }
@@ -927,13 +927,18 @@ impl Index {
     pub fn new(pool: SqlitePool, roots: HashMap<String, PathBuf>, host: &str) -> Self {
         Index {
             pool,
-            roots,
+            roots: Mutex::new(roots),
             open: Mutex::new(HashMap::new()),
             by_dir: Mutex::new(HashMap::new()),
             layout: tokio::sync::Mutex::new(()),
             pop3: Arc::default(),
             host: host.to_owned(),
         }
+    }
+
+    /// Replaces the accounts (configuration reload). Folders already open stay open.
+    pub fn set_roots(&self, roots: HashMap<String, PathBuf>) {
+        *lock(&self.roots) = roots;
     }
 
     /// Takes the account's POP3 lock; `None` when another POP3 session holds it.
@@ -949,9 +954,12 @@ impl Index {
     }
 
     fn dir_of(&self, account: &str, name: &str) -> Result<PathBuf, IndexError> {
-        let root = self.roots.get(account).ok_or(IndexError::NoSuchFolder)?;
+        let root = lock(&self.roots)
+            .get(account)
+            .cloned()
+            .ok_or(IndexError::NoSuchFolder)?;
         Ok(if name == "INBOX" {
-            root.clone()
+            root
         } else {
             root.join(format!(".{}", mutf7::encode(name)))
         })

@@ -312,7 +312,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
     }
 
     async fn login(&mut self, login: &str, password: &str) -> Flow {
-        let address = match self.svc.directory.verify(login, password).await {
+        let address = match self.svc.directory.get().verify(login, password).await {
             Ok(a) => a,
             Err(AuthError::Temporary) => {
                 self.err("[SYS/TEMP] Temporary failure, try again");
@@ -526,7 +526,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
         }
         match d.folder.remove(&deleted).await {
             Ok(gone) => {
-                if let Some(info) = self.svc.routing.mailbox(&address) {
+                if let Some(info) = self.svc.routing.get().mailbox(&address) {
                     self.svc.store.forget_usage(&info.maildir);
                 }
                 info!(user = %address, deleted = gone.len(), "messages deleted");

@@ -28,6 +28,7 @@ use self::client::{ClientConfig, ClientError, Connection, Outcome, TlsMode};
 use self::route::Hops;
 use self::store::{Due, NewMessage, NewRecipient, QueueError, QueueStore, Status, Update, now};
 use crate::delivery::{Resolution, Routing};
+use crate::live::Live;
 use crate::mailbox::maildir::{Store, Target};
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -107,7 +108,7 @@ pub struct Queue {
     cfg: QueueConfig,
     store: Arc<QueueStore>,
     resolver: TokioResolver,
-    routing: Arc<Routing>,
+    routing: Arc<Live<Routing>>,
     maildir: Arc<Store>,
     inflight: Mutex<HashSet<(String, i64)>>,
     dests: Mutex<HashMap<DestKey, Arc<Destination>>>,
@@ -143,7 +144,7 @@ impl Queue {
         cfg: QueueConfig,
         store: Arc<QueueStore>,
         resolver: TokioResolver,
-        routing: Arc<Routing>,
+        routing: Arc<Live<Routing>>,
         maildir: Arc<Store>,
     ) -> Arc<Self> {
         let connections = Arc::new(Semaphore::new(cfg.max_connections.max(1)));
@@ -545,14 +546,15 @@ impl Queue {
             return;
         };
         let domain = domain.to_ascii_lowercase();
-        match self.routing.resolve(local, &domain) {
+        let routing = self.routing.get();
+        match routing.resolve(local, &domain) {
             Resolution::Local(route) => {
                 let mut msg = b"Return-Path: <>\r\n".to_vec();
                 msg.extend_from_slice(&report);
                 let targets: Vec<Target> = route
                     .mailboxes
                     .iter()
-                    .filter_map(|m| self.routing.mailbox(m))
+                    .filter_map(|m| routing.mailbox(m))
                     .filter(|i| !i.disabled)
                     .map(|i| Target {
                         maildir: i.maildir.clone(),

@@ -4,7 +4,9 @@
 //! resolve, the data folder is writable, the database opens and migrates, the certificate
 //! loads, every port binds. Any failure is a clear one-line error and a non-zero exit.
 //! SIGTERM/SIGINT stop accepting, tell idle sessions `421`, let transactions in flight finish
-//! (up to 30 s), then exit 0.
+//! (up to 30 s), then exit 0. SIGHUP reloads the configuration ([`reload`]).
+
+pub mod reload;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -21,6 +23,7 @@ use crate::auth::rate::RateLimiter;
 use crate::auth::{Bans, ConnectionLimits, Directory};
 use crate::config::secrets;
 use crate::delivery::Routing;
+use crate::live::Live;
 use crate::mailbox::maildir::Store;
 use crate::msgauth::Verifier;
 use crate::msgauth::dkim::Signer;
@@ -167,6 +170,8 @@ pub struct Options {
     pub message_checks: bool,
     /// Run the outbound queue.
     pub queue: bool,
+    /// Where to read the configuration again on SIGHUP (none: SIGHUP is ignored).
+    pub reload: Option<reload::Source>,
 }
 
 impl Default for Options {
@@ -175,6 +180,7 @@ impl Default for Options {
             timeouts: None,
             message_checks: true,
             queue: true,
+            reload: None,
         }
     }
 }
@@ -206,12 +212,16 @@ pub async fn prepare(plan: &Plan, options: Options) -> Result<Prepared, StartErr
     };
     crate::store::sync_directory(&pool, plan).await?;
 
-    let routing = Arc::new(Routing::from_plan(plan));
+    let routing = Arc::new(Live::new(Routing::from_plan(plan)));
     let store = Arc::new(Store::new(&plan.hostname));
     let store_handle = store.clone();
     {
         let store = store.clone();
-        let dirs: Vec<PathBuf> = routing.mailboxes().map(|(_, m)| m.maildir.clone()).collect();
+        let dirs: Vec<PathBuf> = routing
+            .get()
+            .mailboxes()
+            .map(|(_, m)| m.maildir.clone())
+            .collect();
         tokio::task::spawn_blocking(move || {
             for d in dirs {
                 store.prepare(&d).map_err(|e| (d, e))?;
@@ -244,7 +254,7 @@ pub async fn prepare(plan: &Plan, options: Options) -> Result<Prepared, StartErr
         None
     };
 
-    let signer = Arc::new(Signer::load(plan).map_err(|e| StartError::Unsupported(e.to_string()))?);
+    let signer = Live::new(Signer::load(plan).map_err(|e| StartError::Unsupported(e.to_string()))?);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let queue = if options.queue {
         let store = QueueStore::open(&data_dir, pool.clone())
@@ -266,10 +276,7 @@ pub async fn prepare(plan: &Plan, options: Options) -> Result<Prepared, StartErr
     };
     let index = Arc::new(crate::mailbox::index::Index::new(
         pool.clone(),
-        routing
-            .mailboxes()
-            .map(|(address, m)| (address.to_owned(), m.maildir.clone()))
-            .collect(),
+        reload::mailbox_roots(&routing.get()),
         &plan.hostname,
     ));
     {
@@ -280,7 +287,7 @@ pub async fn prepare(plan: &Plan, options: Options) -> Result<Prepared, StartErr
     let services = Arc::new(Services {
         hostname: plan.hostname.clone(),
         routing,
-        directory: Directory::from_plan(plan),
+        directory: Live::new(Directory::from_plan(plan)),
         store,
         tls,
         trusted: plan
@@ -386,6 +393,7 @@ pub fn queue_config(plan: &Plan) -> Result<QueueConfig, StartError> {
 
 /// Runs the plan until SIGTERM/SIGINT.
 pub async fn serve(plan: Plan, options: Options) -> Result<(), StartError> {
+    let reload_from = options.reload.clone();
     let Prepared {
         services: svc,
         shutdown: shutdown_tx,
@@ -440,7 +448,14 @@ pub async fn serve(plan: Plan, options: Options) -> Result<(), StartError> {
     }
     info!(hostname = %plan.hostname, mailboxes = plan.mailboxes.len(), "yubin is ready");
 
-    wait_for_signal().await;
+    let mut signals = Signals::new();
+    let mut current = plan.clone();
+    while let Signal::Reload = signals.next().await {
+        match &reload_from {
+            Some(source) => reload::apply(source, &plan, &mut current, &svc).await,
+            None => warn!("SIGHUP ignored: this server was not started from a file"),
+        }
+    }
     info!("shutting down: no new connections; finishing transactions in flight");
     let _ = shutdown_tx.send(true);
     for t in tasks {
@@ -458,15 +473,39 @@ pub async fn serve(plan: Plan, options: Options) -> Result<(), StartError> {
     Ok(())
 }
 
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
-    else {
-        let _ = tokio::signal::ctrl_c().await;
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+enum Signal {
+    Stop,
+    Reload,
+}
+
+/// SIGTERM and SIGINT stop the server, SIGHUP reloads its configuration.
+struct Signals {
+    streams: Option<[tokio::signal::unix::Signal; 3]>,
+}
+
+impl Signals {
+    fn new() -> Self {
+        use tokio::signal::unix::{SignalKind, signal};
+        let streams = match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::hangup()),
+        ) {
+            (Ok(t), Ok(i), Ok(h)) => Some([t, i, h]),
+            _ => None,
+        };
+        Signals { streams }
+    }
+
+    async fn next(&mut self) -> Signal {
+        let Some([term, int, hup]) = &mut self.streams else {
+            let _ = tokio::signal::ctrl_c().await;
+            return Signal::Stop;
+        };
+        tokio::select! {
+            _ = term.recv() => Signal::Stop,
+            _ = int.recv() => Signal::Stop,
+            _ = hup.recv() => Signal::Reload,
+        }
     }
 }

@@ -23,6 +23,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::auth::rate::RateLimiter;
 use crate::auth::{Bans, ConnectionLimits, Directory};
 use crate::delivery::Routing;
+use crate::live::Live;
 use crate::mailbox::maildir::Store;
 use crate::msgauth::Verifier;
 use crate::msgauth::dkim::Signer;
@@ -55,9 +56,9 @@ pub struct Services {
     /// This server's name.
     pub hostname: String,
     /// Recipients and senders.
-    pub routing: Arc<Routing>,
+    pub routing: Arc<Live<Routing>>,
     /// Logins.
-    pub directory: Directory,
+    pub directory: Live<Directory>,
     /// Maildir delivery.
     pub store: Arc<Store>,
     /// TLS, when a certificate is configured.
@@ -75,7 +76,7 @@ pub struct Services {
     /// SPF/DKIM/DMARC checks for the MX.
     pub verifier: Option<Verifier>,
     /// DKIM signing of submitted mail.
-    pub signer: Arc<Signer>,
+    pub signer: Live<Signer>,
     /// The outbound queue (absent in tests that do not need it).
     pub queue: Option<Arc<Queue>>,
     /// Submission rate limit.

@@ -367,7 +367,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             Err(r) if r.code == 535 => return self.auth_failure(&r, "").await,
             Err(r) => return self.error(r),
         };
-        match self.svc.directory.verify(&login, &password).await {
+        match self.svc.directory.get().verify(&login, &password).await {
             Ok(address) => {
                 self.svc.bans.record_success(self.peer.ip());
                 info!(user = %address, mechanism = mech, "authenticated");
@@ -427,7 +427,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                         return Err(reply::sender_domain_denied());
                     }
                     if let Some(u) = user
-                        && !self.svc.routing.may_send_as(u, &p.local, domain)
+                        && !self.svc.routing.get().may_send_as(u, &p.local, domain)
                     {
                         return Err(reply::sender_not_owned());
                     }
@@ -492,7 +492,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             return Err(reply::utf8_required());
         }
         let declared = txn.params.size.unwrap_or(0);
-        let routing = &self.svc.routing;
+        let routing = self.svc.routing.get();
         let resolution = match &path.domain {
             None => match routing.postmaster() {
                 Some(pm) => {
@@ -769,7 +769,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                 && let Some(domain) = crate::msgauth::dkim::from_domain(&body)
             {
                 {
-                    match self.svc.signer.sign(&domain, &body) {
+                    match self.svc.signer.get().sign(&domain, &body) {
                         Ok(sig) => q.extend_from_slice(sig.as_bytes()),
                         Err(e) => warn!(id = %txn.id, error = %e, "DKIM signing failed; sending unsigned"),
                     }
@@ -787,10 +787,11 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             message.extend_from_slice(auth_header.as_bytes());
             message.extend_from_slice(received.as_bytes());
             message.extend_from_slice(&body);
+            let routing = self.svc.routing.get();
             let targets: Vec<Target> = txn
                 .mailboxes
                 .iter()
-                .filter_map(|m| self.svc.routing.mailbox(m))
+                .filter_map(|m| routing.mailbox(m))
                 .map(|info| Target {
                     maildir: info.maildir.clone(),
                     folder: folder.clone(),
@@ -838,7 +839,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                 return Err(reply::from_header_denied());
             }
             if let Some(u) = &self.user
-                && !self.svc.routing.may_send_as(u, local, &domain)
+                && !self.svc.routing.get().may_send_as(u, local, &domain)
             {
                 return Err(reply::from_header_denied());
             }

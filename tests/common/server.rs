@@ -275,6 +275,29 @@ impl Yubin {
         }
     }
 
+    /// Sends a signal (`HUP`, `TERM`, ...) to the daemon.
+    pub fn signal(&self, name: &str) {
+        let pid = self.child.as_ref().expect("running").id();
+        let ok = Command::new("kill")
+            .args([&format!("-{name}"), &pid.to_string()])
+            .status()
+            .expect("kill");
+        assert!(ok.success(), "kill -{name} {pid}");
+    }
+
+    /// Waits until the log contains `text` (panics after `seconds`).
+    pub fn wait_log(&self, text: &str, seconds: u64) {
+        let deadline = Instant::now() + Duration::from_secs(seconds);
+        while !self.log().contains(text) {
+            assert!(
+                Instant::now() < deadline,
+                "no {text:?} in the log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// The daemon's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
