@@ -29,36 +29,10 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/yubin-target"))
-HASH = "$argon2id$v=19$m=19456,t=2,p=1$jGeMXANpfiemq/i9LDa6ug$oGD23m3qvii2iTtKHk3Sxsa151Oy3hsOO6aq/gzEQXE"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from smtp_throughput import HASH, TARGET, free_port, wait_port  # noqa: E402
+
 PASSWORD = "alice-password"
-
-_next_port = 20000 + (os.getpid() % 600) * 20
-
-
-def free_port():
-    """A port below the ephemeral range, so no outgoing connection can take it meanwhile."""
-    global _next_port
-    while True:
-        _next_port = 20000 + (_next_port - 20000 + 1) % 12000
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", _next_port))
-                return _next_port
-            except OSError:
-                continue
-
-
-def wait_port(port, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"nothing listens on {port}")
 
 
 def kib(pid, field):

@@ -99,6 +99,28 @@ fn image_is_reproducible_and_serves_mail() {
     )
     .unwrap();
 
+    // An invalid configuration fails the build.
+    let bad = d.join("bad.kdl");
+    std::fs::write(
+        &bad,
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .replace("user \"alice\"", "user \"alice\" quota=\"lots\""),
+    )
+    .unwrap();
+    let failed = Command::new(common::root().join("appliance/build-image"))
+        .arg(&bad)
+        .arg(d.join("bad.tar"))
+        .output()
+        .unwrap();
+    assert!(!failed.status.success(), "an invalid config built an image");
+    assert!(
+        String::from_utf8_lossy(&failed.stderr).contains("yubin::config::"),
+        "{}",
+        String::from_utf8_lossy(&failed.stderr)
+    );
+    assert!(!d.join("bad.tar").exists());
+
     // Twice: the same digest, the same bytes.
     let (a, b) = (d.join("a.tar"), d.join("b.tar"));
     let first = build_image(&config, &a);

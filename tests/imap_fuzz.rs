@@ -5,8 +5,9 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::{Arc, OnceLock};
+
+use common::inproc::Fixture;
 use std::time::Duration;
 
 use proptest::prelude::*;
@@ -15,47 +16,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use yubin::imap::ImapListener;
 use yubin::imap::mime::{Part, body_structure, envelope};
 use yubin::imap::search::Content;
-use yubin::smtp::Services;
-
-struct Fixture {
-    rt: tokio::runtime::Runtime,
-    services: Arc<Services>,
-    _dir: common::TempDir,
-}
 
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
-    F.get_or_init(|| {
-        let dir = common::TempDir::new("imap-fuzz");
-        let text = common::server::standard_config("limits {\n    message-size \"64KiB\"\n}\n")
-            .replace("{SMTP}", "1")
-            .replace("{SUBMISSION}", "2")
-            .replace("{SUBMISSIONS}", "3")
-            .replace("{DNS}", "9");
-        let base = std::fs::canonicalize(&dir.0).expect("dir");
-        let outcome = yubin::config::parse(Path::new("fuzz.kdl"), &text, &base);
-        let plan = yubin::plan::compile(outcome.config.as_ref().expect("valid config"));
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("rt");
-        let options = yubin::runtime::Options {
-            timeouts: None,
-            message_checks: false,
-            queue: false,
-            reload: None,
-        };
-        let prepared = rt
-            .block_on(yubin::runtime::prepare(&plan, options))
-            .expect("prepare");
-        std::mem::forget(prepared.shutdown);
-        Fixture {
-            rt,
-            services: prepared.services,
-            _dir: dir,
-        }
-    })
+    F.get_or_init(|| common::inproc::fixture("imap-fuzz", "limits {\n    message-size \"64KiB\"\n}\n", None))
 }
 
 /// Runs one session fed with `chunks`; returns what the server wrote.

@@ -4,59 +4,29 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::{Arc, OnceLock};
+
+use common::inproc::Fixture;
 use std::time::Duration;
 
 use proptest::prelude::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use yubin::plan::SmtpRole;
-use yubin::smtp::{ListenerInfo, Services, Timeouts};
-
-struct Fixture {
-    rt: tokio::runtime::Runtime,
-    services: Arc<Services>,
-    _dir: common::TempDir,
-}
+use yubin::smtp::{ListenerInfo, Timeouts};
 
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let dir = common::TempDir::new("fuzz");
-        let text = common::server::standard_config("limits {\n    message-size \"64KiB\"\n}\n")
-            .replace("{SMTP}", "1")
-            .replace("{SUBMISSION}", "2")
-            .replace("{SUBMISSIONS}", "3")
-            .replace("{DNS}", "9");
-        let base = std::fs::canonicalize(&dir.0).expect("dir");
-        let outcome = yubin::config::parse(Path::new("fuzz.kdl"), &text, &base);
-        let plan = yubin::plan::compile(outcome.config.as_ref().expect("valid config"));
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("rt");
-        let options = yubin::runtime::Options {
-            timeouts: Some(Timeouts {
+        common::inproc::fixture(
+            "fuzz",
+            "limits {\n    message-size \"64KiB\"\n}\n",
+            Some(Timeouts {
                 command: Duration::from_secs(5),
                 data: Duration::from_secs(5),
                 tls: Duration::from_secs(2),
             }),
-            message_checks: false,
-            queue: false,
-            reload: None,
-        };
-        let prepared = rt
-            .block_on(yubin::runtime::prepare(&plan, options))
-            .expect("prepare");
-        // Keep the shutdown sender alive for the whole test binary.
-        std::mem::forget(prepared.shutdown);
-        Fixture {
-            rt,
-            services: prepared.services,
-            _dir: dir,
-        }
+        )
     })
 }
 

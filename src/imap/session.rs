@@ -587,6 +587,22 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
         }
     }
 
+    /// The destination folder of APPEND, COPY and MOVE; answers NO (with TRYCREATE when it
+    /// does not exist) and returns `None` when it cannot be used.
+    async fn target(&mut self, tag: &str, name: &str) -> Option<Arc<Folder>> {
+        match self.svc.index.open(self.account(), name).await {
+            Ok(f) => Some(f),
+            Err(IndexError::NoSuchFolder) => {
+                self.tagged(tag, "NO", "[TRYCREATE] No such mailbox");
+                None
+            }
+            Err(e) => {
+                self.tagged(tag, "NO", &index_error(&e));
+                None
+            }
+        }
+    }
+
     /// Messages were removed: the quota usage is counted again on next use.
     fn usage_changed(&self) {
         if let Some(info) = self.svc.routing.get().mailbox(self.account()) {
@@ -998,16 +1014,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             self.tagged(tag, "NO", "[OVERQUOTA] Quota exceeded");
             return;
         }
-        let folder = match self.svc.index.open(self.account(), &name).await {
-            Ok(f) => f,
-            Err(IndexError::NoSuchFolder) => {
-                self.tagged(tag, "NO", "[TRYCREATE] No such mailbox");
-                return;
-            }
-            Err(e) => {
-                self.tagged(tag, "NO", &index_error(&e));
-                return;
-            }
+        let Some(folder) = self.target(tag, &name).await else {
+            return;
         };
         let size = data.len() as u64;
         // Stored with CRLF line ends, so sizes and sections are what IMAP clients expect.
@@ -1294,16 +1302,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             return;
         };
         let name = self.decode_name(mailbox).unwrap_or_else(|| mailbox.to_owned());
-        let dest = match self.svc.index.open(self.account(), &name).await {
-            Ok(f) => f,
-            Err(IndexError::NoSuchFolder) => {
-                self.tagged(tag, "NO", "[TRYCREATE] No such mailbox");
-                return;
-            }
-            Err(e) => {
-                self.tagged(tag, "NO", &index_error(&e));
-                return;
-            }
+        let Some(dest) = self.target(tag, &name).await else {
+            return;
         };
         let uids: Vec<u32> = targets.iter().map(|(_, u)| *u).collect();
         let pairs = match src.copy_to(&uids, &dest, &self.svc.index.host).await {

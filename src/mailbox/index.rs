@@ -14,8 +14,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
-use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -24,7 +23,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use sqlx::{Row, SqlitePool};
 use tokio::sync::watch;
 
-use super::maildir::{create_maildir, fsync_dir};
+use super::maildir::{create_maildir, fsync_dir, write_durable};
 use super::mutf7;
 
 /// `\Seen`.
@@ -666,13 +665,7 @@ impl Folder {
         let size = data.len() as u64;
         tokio::task::spawn_blocking(move || -> io::Result<()> {
             let tmp = dir.join("tmp").join(&b);
-            let mut f = fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            f.write_all(&data)?;
-            f.sync_data()?;
+            write_durable(&tmp, &data)?;
             let dest = dir.join("cur").join(format!("{b}:2,{letters}"));
             fs::rename(&tmp, &dest)?;
             let t = UNIX_EPOCH + std::time::Duration::from_secs(date.max(0) as u64);
@@ -734,13 +727,7 @@ impl Folder {
                         Err(e) => return Err(e),
                     };
                     let tmp = ddir.join("tmp").join(&base);
-                    let mut f = fs::OpenOptions::new()
-                        .write(true)
-                        .create_new(true)
-                        .mode(0o600)
-                        .open(&tmp)?;
-                    f.write_all(&data)?;
-                    f.sync_data()?;
+                    write_durable(&tmp, &data)?;
                     fs::rename(&tmp, &to)?;
                 }
                 out.push((m, base));

@@ -366,8 +366,8 @@ impl Store {
     }
 }
 
-/// Writes a new file and fdatasyncs it.
-fn write_durable(path: &Path, data: &[u8]) -> io::Result<()> {
+/// Writes a new file and fdatasyncs it (its folder still needs an fsync).
+pub fn write_durable(path: &Path, data: &[u8]) -> io::Result<()> {
     let mut f = OpenOptions::new()
         .write(true)
         .create_new(true)

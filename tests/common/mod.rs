@@ -95,6 +95,7 @@ impl Drop for TempDir {
     }
 }
 pub mod dovecot;
+pub mod inproc;
 pub mod mail;
 pub mod postfix;
 pub mod server;

@@ -1,0 +1,51 @@
+//! In-process server state for the fuzz tests: the standard configuration prepared by
+//! `runtime::prepare` (no listeners, no queue, no DNS checks) on its own runtime.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::sync::Arc;
+
+use yubin::smtp::{Services, Timeouts};
+
+/// Services and the runtime they run on.
+pub struct Fixture {
+    /// The runtime sessions run on.
+    pub rt: tokio::runtime::Runtime,
+    /// What sessions share.
+    pub services: Arc<Services>,
+    _dir: super::TempDir,
+}
+
+/// Prepares the standard test configuration with `extra` appended.
+pub fn fixture(name: &str, extra: &str, timeouts: Option<Timeouts>) -> Fixture {
+    let dir = super::TempDir::new(name);
+    let text = super::server::standard_config(extra)
+        .replace("{SMTP}", "1")
+        .replace("{SUBMISSION}", "2")
+        .replace("{SUBMISSIONS}", "3")
+        .replace("{DNS}", "9");
+    let base = std::fs::canonicalize(&dir.0).expect("dir");
+    let outcome = yubin::config::parse(Path::new("fuzz.kdl"), &text, &base);
+    let plan = yubin::plan::compile(outcome.config.as_ref().expect("valid config"));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("rt");
+    let options = yubin::runtime::Options {
+        timeouts,
+        message_checks: false,
+        queue: false,
+        reload: None,
+    };
+    let prepared = rt
+        .block_on(yubin::runtime::prepare(&plan, options))
+        .expect("prepare");
+    // Keep the shutdown sender alive for the whole test binary.
+    std::mem::forget(prepared.shutdown);
+    Fixture {
+        rt,
+        services: prepared.services,
+        _dir: dir,
+    }
+}
