@@ -59,7 +59,7 @@ fn healthz_metrics_and_the_health_command() {
         "{head}"
     );
     assert!(get(http, &format!("GET /{} HTTP/1.1\r\n\r\n", "x".repeat(20_000))).starts_with("HTTP/1.1 431"));
-    assert!(get(http, "garbage\r\n\r\n").starts_with("HTTP/1.1 404"));
+    assert!(get(http, "garbage\r\n\r\n").starts_with("HTTP/1.1 400"));
 
     let (code, out) = health(&y.config);
     assert_eq!(code, Some(0), "{out}");

@@ -312,20 +312,23 @@ fn listeners(config: &Config, diags: &mut Diagnostics) {
                     ),
                 )
                 .label("reachable from the network")
-                .help("keep `http` on 127.0.0.1 and put a TLS reverse proxy in front of it");
+                .help("keep `http` on 127.0.0.1; use `https` for a webhook reachable from the network");
         }
     }
 }
 
 fn dependencies(config: &Config, diags: &mut Diagnostics) {
     if let Some(w) = &config.inbound_webhook
-        && !config.listeners.iter().any(|l| l.kind == ListenerKind::Http)
+        && !config
+            .listeners
+            .iter()
+            .any(|l| matches!(l.kind, ListenerKind::Http | ListenerKind::Https))
     {
         diags
             .error(
                 Code::MissingDependency,
                 w.span,
-                "`inbound-webhook` needs an `http` listener",
+                "`inbound-webhook` needs an `http` or `https` listener",
             )
             .label("nothing serves it")
             .help("add `http \"127.0.0.1:8080\"` to `listen`");

@@ -1034,6 +1034,8 @@ fn inbound_webhook(cx: &mut Cx, node: &KdlNode) -> InboundWebhook {
             reader::parsed(cx, v, Code::InvalidUrl, |s| {
                 if !s.starts_with('/') || s.contains(['?', '#', ' ']) {
                     Err(format!("`{s}` is not a URL path like \"/inbound\""))
+                } else if s == "/healthz" || s == "/metrics" {
+                    Err(format!("`{s}` is taken by the health check and metrics"))
                 } else {
                     Ok(s.to_owned())
                 }

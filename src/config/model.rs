@@ -67,11 +67,13 @@ pub enum ListenerKind {
     Pop3s,
     /// Health, metrics, webhook, admin API.
     Http,
+    /// Health and webhook over TLS, for a webhook reachable from the network.
+    Https,
 }
 
 impl ListenerKind {
     /// Every kind, in the order of the reference.
-    pub const ALL: [ListenerKind; 8] = [
+    pub const ALL: [ListenerKind; 9] = [
         ListenerKind::Smtp,
         ListenerKind::Submission,
         ListenerKind::Submissions,
@@ -80,6 +82,7 @@ impl ListenerKind {
         ListenerKind::Pop3,
         ListenerKind::Pop3s,
         ListenerKind::Http,
+        ListenerKind::Https,
     ];
 
     /// The property name in `listen`.
@@ -93,6 +96,7 @@ impl ListenerKind {
             ListenerKind::Pop3 => "pop3",
             ListenerKind::Pop3s => "pop3s",
             ListenerKind::Http => "http",
+            ListenerKind::Https => "https",
         }
     }
 
@@ -105,7 +109,7 @@ impl ListenerKind {
             ListenerKind::Imaps => Some("0.0.0.0:993"),
             ListenerKind::Pop3s => Some("0.0.0.0:995"),
             ListenerKind::Http => Some("127.0.0.1:8080"),
-            ListenerKind::Imap | ListenerKind::Pop3 => None,
+            ListenerKind::Imap | ListenerKind::Pop3 | ListenerKind::Https => None,
         }
     }
 }

@@ -308,6 +308,12 @@ pub static LISTEN: NodeSpec = NodeSpec {
             Ty::SocketAddr,
             "`/healthz`, `/metrics`, the inbound webhook and the admin API.",
         ),
+        many(
+            "https",
+            Ty::SocketAddr,
+            "`/healthz` and the inbound webhook over implicit TLS (the server's certificate), for an \
+             edge router posting from the Internet. `/metrics` stays on `http`.",
+        ),
     ],
     children: &[],
     repeat: false,
@@ -868,8 +874,10 @@ pub static WEBHOOK_TOKEN: NodeSpec = secret(
 /// `inbound-webhook`.
 pub static INBOUND_WEBHOOK: NodeSpec = NodeSpec {
     name: "inbound-webhook",
-    doc: "Accept mail over HTTPS on the `http` listener (an edge e-mail router posting raw RFC 5322 \
-          messages), for hosts whose port 25 is closed.",
+    doc: "Accept mail over HTTP(S) (an edge e-mail router posting raw RFC 5322 messages), for hosts \
+          whose port 25 is closed. Served on the `https` listener and on `http` (behind a TLS \
+          reverse proxy). `POST` the message as `message/rfc822` with `Authorization: Bearer \
+          TOKEN`, `Mail-From` and one or more `Rcpt-To` headers; see docs/webhook.md.",
     args: &[],
     props: &[opt("path", Ty::String, Some("/inbound"), "The URL path.")],
     children: &[&WEBHOOK_TOKEN],

@@ -1,90 +1,100 @@
-//! The `http` listener: `GET /healthz` for container health checks and load balancers, and
-//! `GET /metrics` in the Prometheus text format. Meant for loopback or a private network; one
-//! request per connection (`Connection: close`), a small request head, short timeouts.
-//!
-//! The inbound webhook and the admin API will live here too.
+//! The `http` and `https` listeners: `GET /healthz` for container health checks and load
+//! balancers, `GET /metrics` in the Prometheus text format (on `http` only), and the inbound
+//! [`webhook`]. One request per connection (`Connection: close`), a small request head, short
+//! timeouts; [`request`] holds the strict HTTP/1.1 reader.
+
+pub mod request;
+pub mod webhook;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tracing::debug;
 
+use self::request::{Reader, Status, response};
 use crate::smtp::Services;
 
-/// Longest request head.
-const MAX_HEAD: usize = 16 * 1024;
-/// Time for a client to send its request.
+/// Time for a client to send its request head, and the longest pause while sending a body.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What an HTTP listener is.
 #[derive(Debug, Clone)]
 pub struct HttpListener {
-    /// `http`.
+    /// `http` or `https`.
     pub name: String,
     /// When the server started (for `yubin_uptime_seconds`).
     pub started: Instant,
+    /// TLS from the first byte (`https`): no `/metrics` there.
+    pub implicit_tls: bool,
 }
 
 /// Accepts HTTP connections on `listener` until shutdown.
 pub async fn accept_loop(listener: TcpListener, info: Arc<HttpListener>, svc: Arc<Services>) {
-    let busy = Some(response(503, "text/plain", "too many connections\n").into_bytes());
+    let busy = (!info.implicit_tls).then(|| text(503, "too many connections\n").into_bytes());
     let name = info.name.clone();
     let shared = svc.clone();
     crate::listen::accept_loop(listener, name, busy, svc, move |stream, peer| {
-        serve(stream, peer, info.clone(), shared.clone())
+        let info = info.clone();
+        let svc = shared.clone();
+        async move {
+            if !info.implicit_tls {
+                return serve(stream, peer, info, svc).await;
+            }
+            let Some(acceptor) = svc.tls.clone() else {
+                return;
+            };
+            match tokio::time::timeout(svc.timeouts.tls, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => serve(tls, peer, info, svc).await,
+                Ok(Err(e)) => debug!(%peer, error = %e, "https: TLS handshake failed"),
+                Err(_) => debug!(%peer, "https: TLS handshake timed out"),
+            }
+        }
     })
     .await;
 }
 
-fn response(status: u16, content_type: &str, body: &str) -> String {
-    let reason = match status {
-        200 => "OK",
-        400 => "Bad Request",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        431 => "Request Header Fields Too Large",
-        503 => "Service Unavailable",
-        _ => "Error",
-    };
-    format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\nCache-Control: no-store\r\n\r\n{body}",
-        body.len()
-    )
+fn text(status: u16, body: &str) -> String {
+    response(status, "text/plain", &[], body)
 }
 
 /// Serves one HTTP connection (one request).
-pub async fn serve<IO>(mut io: IO, peer: SocketAddr, info: Arc<HttpListener>, svc: Arc<Services>)
+pub async fn serve<IO>(io: IO, peer: SocketAddr, info: Arc<HttpListener>, svc: Arc<Services>)
 where
     IO: AsyncRead + AsyncWrite + Unpin,
 {
-    let head = match tokio::time::timeout(READ_TIMEOUT, read_head(&mut io)).await {
-        Ok(Ok(h)) => h,
-        Ok(Err(status)) => {
-            let _ = io
-                .write_all(response(status, "text/plain", "bad request\n").as_bytes())
+    let mut reader = Reader::new(io, READ_TIMEOUT);
+    let req = match reader.head().await {
+        Ok(r) => r,
+        Err(Status(408, _)) => return,
+        Err(Status(code, why)) => {
+            let _ = reader
+                .get_mut()
+                .write_all(text(code, &format!("{why}\n")).as_bytes())
                 .await;
             return;
         }
-        Err(_) => return,
     };
-    let line = head.lines().next().unwrap_or_default();
-    let mut parts = line.split(' ');
-    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let path = target.split('?').next().unwrap_or("");
+    let (method, path) = (req.method.as_str(), req.path.as_str());
     debug!(%peer, method, path, "http request");
+    let metrics_here = !info.implicit_tls;
     let reply = match (method, path) {
         ("GET" | "HEAD", "/healthz") => match health(&svc).await {
-            Ok(()) => response(200, "text/plain", "ok\n"),
-            Err(why) => response(503, "text/plain", &format!("unhealthy: {why}\n")),
+            Ok(()) => text(200, "ok\n"),
+            Err(why) => text(503, &format!("unhealthy: {why}\n")),
         },
-        ("GET" | "HEAD", "/metrics") => {
-            response(200, "text/plain; version=0.0.4", &metrics(&svc, &info).await)
+        ("GET" | "HEAD", "/metrics") if metrics_here => {
+            response(200, "text/plain; version=0.0.4", &[], &metrics(&svc, &info).await)
         }
-        (_, "/healthz" | "/metrics") => response(405, "text/plain", "method not allowed\n"),
-        _ => response(404, "text/plain", "not found\n"),
+        (_, "/healthz") => text(405, "method not allowed\n"),
+        (_, "/metrics") if metrics_here => text(405, "method not allowed\n"),
+        (_, p) if svc.webhook.as_ref().is_some_and(|w| w.path == p) => {
+            let Some(hook) = &svc.webhook else { return };
+            webhook::handle(&mut reader, &req, peer, info.implicit_tls, &svc, hook).await
+        }
+        _ => text(404, "not found\n"),
     };
     let reply = if method == "HEAD" {
         reply
@@ -94,28 +104,9 @@ where
     } else {
         reply
     };
+    let io = reader.get_mut();
     let _ = tokio::time::timeout(READ_TIMEOUT, io.write_all(reply.as_bytes())).await;
     let _ = io.shutdown().await;
-}
-
-/// Reads up to the blank line after the headers; an error is the status to answer with.
-async fn read_head<IO: AsyncRead + Unpin>(io: &mut IO) -> Result<String, u16> {
-    let mut buf = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 1024];
-    loop {
-        let n = io.read(&mut chunk).await.map_err(|_| 400u16)?;
-        if n == 0 {
-            return Err(400);
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            buf.truncate(end);
-            return String::from_utf8(buf).map_err(|_| 400);
-        }
-        if buf.len() > MAX_HEAD {
-            return Err(431);
-        }
-    }
 }
 
 /// Healthy: not shutting down, and the database answers.

@@ -11,7 +11,7 @@ use std::time::Duration;
 use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig, ResolverOpts};
 use mail_auth::dmarc::Policy;
 use mail_auth::{AuthenticatedMessage, AuthenticationResults, DmarcResult, MessageAuthenticator, SpfResult};
-use mail_auth::{dmarc::verify::DmarcParameters, spf::verify::SpfParameters};
+use mail_auth::{SpfOutput, dmarc::verify::DmarcParameters, spf::verify::SpfParameters};
 
 /// What the checks found.
 #[derive(Debug, Clone)]
@@ -97,22 +97,38 @@ impl Verifier {
         })
     }
 
-    /// Checks a message received from `ip` that said `helo` and `MAIL FROM:<mail_from>`.
-    pub async fn check(&self, ip: IpAddr, helo: &str, mail_from: &str, message: &[u8]) -> Verdict {
-        let spf = self
-            .authenticator
-            .verify_spf(SpfParameters::verify_mail_from(
-                ip,
-                helo,
-                &self.hostname,
-                mail_from,
-            ))
-            .await;
+    /// Checks a message received from `ip` that said `helo` and `MAIL FROM:<mail_from>`. Without
+    /// an `ip` (mail handed over by an edge router that did not say where it came from) SPF is
+    /// not evaluated and DMARC rests on DKIM alone.
+    pub async fn check<'a>(
+        &'a self,
+        ip: Option<IpAddr>,
+        helo: &str,
+        mail_from: &str,
+        message: &[u8],
+    ) -> Verdict {
         let mail_from_domain = mail_from.rsplit_once('@').map_or(helo, |(_, d)| d);
+        let spf = match ip {
+            Some(ip) => {
+                self.authenticator
+                    .verify_spf(SpfParameters::verify_mail_from(
+                        ip,
+                        helo,
+                        &self.hostname,
+                        mail_from,
+                    ))
+                    .await
+            }
+            None => SpfOutput::new(mail_from_domain.to_ascii_lowercase()),
+        };
+        let with_spf = |results: AuthenticationResults<'a>| -> AuthenticationResults<'a> {
+            match ip {
+                Some(ip) => results.with_spf_mailfrom_result(&spf, ip, mail_from, helo),
+                None => results,
+            }
+        };
         let Some(parsed) = AuthenticatedMessage::parse(message) else {
-            let header = AuthenticationResults::new(&self.hostname)
-                .with_spf_mailfrom_result(&spf, ip, mail_from, helo)
-                .to_string();
+            let header = with_spf(AuthenticationResults::new(&self.hostname)).to_string();
             return Verdict {
                 header: format!("Authentication-Results: {header}\r\n"),
                 reject: false,
@@ -126,10 +142,9 @@ impl Verifier {
             .verify_dmarc(DmarcParameters::new(&parsed, &dkim, mail_from_domain, &spf))
             .await;
         let header_from = parsed.from().to_owned();
-        let results = AuthenticationResults::new(&self.hostname)
-            .with_dkim_results(&dkim, &header_from)
-            .with_spf_mailfrom_result(&spf, ip, mail_from, helo)
-            .with_dmarc_result(&dmarc);
+        let results =
+            with_spf(AuthenticationResults::new(&self.hostname).with_dkim_results(&dkim, &header_from))
+                .with_dmarc_result(&dmarc);
         // Fail only when no mechanism passed and none had a temporary error (RFC 7489 §6.6.2).
         let failed = matches!(dmarc.result(), DmarcResult::Fail(_));
         let dkim_word = if dkim.is_empty() {

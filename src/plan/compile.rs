@@ -125,6 +125,7 @@ fn listeners(config: &Config) -> BTreeMap<String, Listener> {
             ListenerKind::Pop3 => (Protocol::Pop3, ListenerTls::Starttls, AuthPolicy::AfterTls, None),
             ListenerKind::Pop3s => (Protocol::Pop3, ListenerTls::Implicit, AuthPolicy::AfterTls, None),
             ListenerKind::Http => (Protocol::Http, ListenerTls::None, AuthPolicy::Never, None),
+            ListenerKind::Https => (Protocol::Http, ListenerTls::Implicit, AuthPolicy::Never, None),
         };
         out.entry(l.kind.name().to_owned())
             .or_insert_with(|| Listener {

@@ -283,6 +283,17 @@ pub async fn prepare(plan: &Plan, options: Options) -> Result<Prepared, StartErr
         let index = index.clone();
         store.on_delivery(move |dir| index.delivered(dir));
     }
+    let webhook = match &plan.inbound_webhook {
+        Some(w) => Some(crate::http::webhook::Webhook {
+            path: w.path.clone(),
+            token: secrets::resolve(&w.token).map_err(|reason| StartError::Secret {
+                what: "inbound webhook token".to_owned(),
+                reference: w.token.to_string(),
+                reason,
+            })?,
+        }),
+        None => None,
+    };
     let limits = plan.limits.clone();
     let services = Arc::new(Services {
         hostname: plan.hostname.clone(),
@@ -325,6 +336,7 @@ pub async fn prepare(plan: &Plan, options: Options) -> Result<Prepared, StartErr
         active: Arc::new(ActiveSessions::default()),
         index,
         db: pool.clone(),
+        webhook,
     });
     Ok(Prepared {
         services,
@@ -428,6 +440,7 @@ pub async fn serve(plan: Plan, options: Options) -> Result<(), StartError> {
             Protocol::Http => Kind::Http(Arc::new(crate::http::HttpListener {
                 name: name.clone(),
                 started,
+                implicit_tls,
             })),
         };
         let kind = Arc::new(kind);

@@ -6,6 +6,7 @@
 pub mod conn;
 pub mod data;
 pub mod headers;
+pub mod intake;
 pub mod parse;
 pub mod reply;
 pub mod session;
@@ -93,6 +94,8 @@ pub struct Services {
     pub index: Arc<crate::mailbox::index::Index>,
     /// The database.
     pub db: sqlx::SqlitePool,
+    /// The inbound webhook, when the plan has one.
+    pub webhook: Option<crate::http::webhook::Webhook>,
 }
 
 impl std::fmt::Debug for Services {

@@ -16,11 +16,11 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use super::conn::{Conn, Line, ReadError, Stream};
 use super::data::{ChunkReader, DataReader, Outcome};
 use super::headers;
+use super::intake::{self, Refusal};
 use super::parse::{self, Command, Domain, MailParams, Path, RcptParams, ReversePath};
 use super::reply::{self, Reply};
 use super::{ListenerInfo, Services};
 use crate::delivery::Resolution;
-use crate::mailbox::maildir::Target;
 use crate::plan::SmtpRole;
 use crate::queue::store::{NewMessage, NewRecipient};
 
@@ -533,41 +533,15 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                 remote.push(Self::remote_recipient(&path.to_address(), domain, &params));
                 Vec::new()
             }
-            Resolution::Local(route) => {
-                for f in &route.forward {
-                    let Some(queue_domain) = f.rsplit_once('@').map(|(_, d)| d.to_owned()) else {
-                        continue;
-                    };
-                    if self.svc.queue.is_none() {
-                        return Err(reply::queue_unavailable());
-                    }
-                    remote.push(Self::remote_recipient(f, &queue_domain, &RcptParams::default()));
+            Resolution::Local(route) => match intake::expand(&self.svc, &routing, route, declared) {
+                Ok(e) => {
+                    remote = e.forwards;
+                    e.mailboxes
                 }
-                let enabled: Vec<&String> = route
-                    .mailboxes
-                    .iter()
-                    .filter(|m| routing.mailbox(m).is_some_and(|i| !i.disabled))
-                    .collect();
-                if enabled.is_empty() && remote.is_empty() {
-                    return Err(reply::mailbox_disabled());
-                }
-                let with_room: Vec<String> = enabled
-                    .iter()
-                    .filter(|m| {
-                        let Some(info) = routing.mailbox(m) else {
-                            return false;
-                        };
-                        let Some(quota) = info.quota else { return true };
-                        let used = self.svc.store.usage(&info.maildir);
-                        used < quota && used.saturating_add(declared) <= quota.saturating_add(quota / 10)
-                    })
-                    .map(|m| (*m).clone())
-                    .collect();
-                if with_room.is_empty() && !enabled.is_empty() && remote.is_empty() {
-                    return Err(reply::quota_exceeded());
-                }
-                with_room
-            }
+                Err(Refusal::Disabled) => return Err(reply::mailbox_disabled()),
+                Err(Refusal::QuotaFull) => return Err(reply::quota_exceeded()),
+                Err(Refusal::QueueUnavailable) => return Err(reply::queue_unavailable()),
+            },
         };
         let Some(txn) = &mut self.txn else {
             return Err(reply::mail_first());
@@ -725,7 +699,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             self.check_from_header(&body)?;
         }
         let helo = self.helo.as_deref().unwrap_or("unknown");
-        let mut folder = None;
+        let mut folder: Option<&str> = None;
         let mut summary = String::new();
         let mut auth_header = String::new();
         if self.listener.role == SmtpRole::Mx
@@ -733,12 +707,14 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             && self.user.is_none()
             && let Some(v) = &self.svc.verifier
         {
-            let verdict = v.check(self.peer.ip(), helo, &txn.from.to_address(), &body).await;
+            let verdict = v
+                .check(Some(self.peer.ip()), helo, &txn.from.to_address(), &body)
+                .await;
             if verdict.reject {
                 return Err(reply::dmarc_reject());
             }
             if verdict.quarantine {
-                folder = Some(".Junk".to_owned());
+                folder = Some(".Junk");
             }
             summary = verdict.summary;
             auth_header = verdict.header;
@@ -787,17 +763,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             message.extend_from_slice(auth_header.as_bytes());
             message.extend_from_slice(received.as_bytes());
             message.extend_from_slice(&body);
-            let routing = self.svc.routing.get();
-            let targets: Vec<Target> = txn
-                .mailboxes
-                .iter()
-                .filter_map(|m| routing.mailbox(m))
-                .map(|info| Target {
-                    maildir: info.maildir.clone(),
-                    folder: folder.clone(),
-                })
-                .collect();
-            if let Err(e) = self.svc.store.deliver(Arc::new(message), targets).await {
+            if let Err(e) = intake::deliver_local(&self.svc, &txn.mailboxes, message, folder).await {
                 warn!(id = %txn.id, error = %e, "delivery to Maildir failed");
                 return Err(reply::local_error());
             }

@@ -16,6 +16,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../schema/migrations/0001_directory.sql")),
     (2, include_str!("../../schema/migrations/0002_queue.sql")),
     (3, include_str!("../../schema/migrations/0003_mailbox_index.sql")),
+    (4, include_str!("../../schema/migrations/0004_webhook.sql")),
 ];
 
 /// Why the database could not be used.

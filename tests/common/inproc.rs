@@ -16,13 +16,16 @@ pub struct Fixture {
     _dir: super::TempDir,
 }
 
-/// Prepares the standard test configuration with `extra` appended.
+/// Prepares the standard test configuration (plus an `http` listener) with `extra` appended.
 pub fn fixture(name: &str, extra: &str, timeouts: Option<Timeouts>) -> Fixture {
     let dir = super::TempDir::new(name);
     let text = super::server::standard_config(extra)
         .replace("{SMTP}", "1")
         .replace("{SUBMISSION}", "2")
-        .replace("{SUBMISSIONS}", "3")
+        .replace(
+            "    submissions \"127.0.0.1:{SUBMISSIONS}\"\n",
+            "    submissions \"127.0.0.1:3\"\n    http \"127.0.0.1:4\"\n",
+        )
         .replace("{DNS}", "9");
     let base = std::fs::canonicalize(&dir.0).expect("dir");
     let outcome = yubin::config::parse(Path::new("fuzz.kdl"), &text, &base);
