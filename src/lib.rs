@@ -20,6 +20,7 @@ pub mod plan;
 pub mod pop3;
 pub mod queue;
 pub mod runtime;
+pub mod scan;
 pub mod smtp;
 pub mod store;
 pub mod tls;

@@ -990,7 +990,17 @@ fn antispam(cx: &mut Cx, node: &KdlNode) -> Option<Antispam> {
     let mut r = Reader::new(cx, node, &spec::ANTISPAM);
     let url = r
         .required_prop(cx, "rspamd", "antispam rspamd=\"http://127.0.0.1:11333\"")
-        .and_then(|v| reader::parsed(cx, v, Code::InvalidUrl, values::url));
+        .and_then(|v| {
+            reader::parsed(cx, v, Code::InvalidUrl, |s| {
+                let u = values::url(s)?;
+                if !s.starts_with("http://") {
+                    return Err(format!(
+                        "`{s}`: rspamd is reached over plain http:// on the same host or a private network"
+                    ));
+                }
+                Ok(u)
+            })
+        });
     let reject = r
         .prop(cx, "reject-score")
         .and_then(|v| reader::float(cx, v, -1000.0, 1000.0));

@@ -32,6 +32,7 @@ use super::request::{Reader, Request, Status, response};
 use crate::config::secrets::Secret;
 use crate::delivery::Resolution;
 use crate::queue::store::{NewMessage, NewRecipient};
+use crate::scan::{Rejection, Verdict};
 use crate::smtp::intake::{self, Refusal};
 use crate::smtp::parse::{self, Domain, ReversePath};
 use crate::smtp::{Services, headers};
@@ -51,15 +52,15 @@ pub struct Webhook {
 }
 
 /// One recipient's result.
-struct Rejection {
+struct Refused {
     recipient: String,
     reason: &'static str,
     temporary: bool,
 }
 
-impl Rejection {
+impl Refused {
     fn new(recipient: &str, reason: &'static str, temporary: bool) -> Self {
-        Rejection {
+        Refused {
             recipient: recipient.to_owned(),
             reason,
             temporary,
@@ -285,7 +286,7 @@ async fn take(
     ip: IpAddr,
     tls: bool,
 ) -> (u16, Value) {
-    let mut rejected: Vec<Rejection> = Vec::new();
+    let mut rejected: Vec<Refused> = Vec::new();
     let mut accepted: Vec<String> = Vec::new();
     let mut mailboxes: Vec<String> = Vec::new();
     let mut forwards: Vec<NewRecipient> = Vec::new();
@@ -300,7 +301,7 @@ async fn take(
             let path = match parse::path(&bracketed, true) {
                 Ok(p) => p,
                 Err(_) => {
-                    rejected.push(Rejection::new(r, "not a valid address", false));
+                    rejected.push(Refused::new(r, "not a valid address", false));
                     continue;
                 }
             };
@@ -311,11 +312,11 @@ async fn take(
             let route = match resolution {
                 Resolution::Local(route) => route,
                 Resolution::Unknown => {
-                    rejected.push(Rejection::new(r, "no such user", false));
+                    rejected.push(Refused::new(r, "no such user", false));
                     continue;
                 }
                 Resolution::Remote => {
-                    rejected.push(Rejection::new(
+                    rejected.push(Refused::new(
                         r,
                         "not a local domain; the webhook does not relay",
                         false,
@@ -340,10 +341,10 @@ async fn take(
                         }
                     }
                 }
-                Err(Refusal::Disabled) => rejected.push(Rejection::new(r, "mailbox disabled", false)),
-                Err(Refusal::QuotaFull) => rejected.push(Rejection::new(r, "mailbox full", true)),
+                Err(Refusal::Disabled) => rejected.push(Refused::new(r, "mailbox disabled", false)),
+                Err(Refusal::QuotaFull) => rejected.push(Refused::new(r, "mailbox full", true)),
                 Err(Refusal::QueueUnavailable) => {
-                    rejected.push(Rejection::new(r, "forwarding unavailable", true))
+                    rejected.push(Refused::new(r, "forwarding unavailable", true))
                 }
             }
         }
@@ -379,6 +380,53 @@ async fn take(
         }
         checks = Value::String(verdict.summary);
         auth_header = verdict.header;
+    }
+    let mut scan_headers = String::new();
+    if let Some(scanner) = &svc.scanner {
+        let scan_env = crate::scan::Envelope {
+            ip: env.client_ip,
+            helo,
+            from: &from,
+            rcpts: &accepted,
+            id,
+            user: None,
+        };
+        match scanner.scan(&scan_env, &body, true).await {
+            Verdict::Deliver {
+                headers,
+                junk,
+                summary,
+            } => {
+                scan_headers = headers;
+                if junk {
+                    folder = Some(".Junk");
+                }
+                if !summary.is_empty() {
+                    let all = match checks.as_str() {
+                        Some(c) => format!("{c} {summary}"),
+                        None => summary,
+                    };
+                    checks = Value::String(all);
+                }
+            }
+            Verdict::Reject(Rejection::Virus(name)) => {
+                return (
+                    422,
+                    json!({ "error": format!("the message contains a virus ({name})") }),
+                );
+            }
+            Verdict::Reject(Rejection::Spam(score)) => {
+                return (422, json!({ "error": "rejected as spam", "score": score }));
+            }
+            Verdict::Defer(why) => return (503, json!({ "error": why })),
+            Verdict::Quarantine { virus, path } => {
+                warn!(id, virus, path = %path.display(), "webhook: message quarantined");
+                return (
+                    200,
+                    json!({ "id": id, "accepted": accepted, "rejected": rejections, "quarantined": virus }),
+                );
+            }
+        }
     }
     let for_rcpt = (accepted.len() == 1).then(|| accepted[0].as_str());
     let trace = headers::Trace {
@@ -417,6 +465,7 @@ async fn take(
             Vec::with_capacity(return_path.len() + auth_header.len() + received.len() + body.len());
         message.extend_from_slice(return_path.as_bytes());
         message.extend_from_slice(auth_header.as_bytes());
+        message.extend_from_slice(scan_headers.as_bytes());
         message.extend_from_slice(received.as_bytes());
         message.extend_from_slice(&body);
         if let Err(e) = intake::deliver_local(svc, &mailboxes, message, folder).await {

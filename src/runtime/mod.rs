@@ -336,6 +336,7 @@ pub async fn prepare(plan: &Plan, options: Options) -> Result<Prepared, StartErr
         active: Arc::new(ActiveSessions::default()),
         index,
         db: pool.clone(),
+        scanner: crate::scan::Scanner::from_plan(plan),
         webhook,
     });
     Ok(Prepared {

@@ -94,6 +94,8 @@ pub struct Services {
     pub index: Arc<crate::mailbox::index::Index>,
     /// The database.
     pub db: sqlx::SqlitePool,
+    /// Virus and spam scanning, when the plan configures it.
+    pub scanner: Option<crate::scan::Scanner>,
     /// The inbound webhook, when the plan has one.
     pub webhook: Option<crate::http::webhook::Webhook>,
 }

@@ -202,10 +202,20 @@ replies! {
     bare_cr => 550 (5, 6, 11) "Bare CR in message content is not allowed (RFC 5321 2.3.8)";
     /// DMARC reject.
     dmarc_reject => 550 (5, 7, 1) "Message rejected by the sender domain's DMARC policy";
+    /// A scanner is down and `on-failure` is `defer`.
+    scan_unavailable => 451 (4, 7, 1) "Message could not be scanned, try again later";
+    /// rspamd scored it at or above `reject-score`.
+    spam_reject => 550 (5, 7, 1) "Message rejected as spam";
     /// Empty message.
     empty_message => 554 (5, 6, 0) "Message has no content";
     /// DATA after BDAT or vice versa.
     data_bdat_mix => 503 (5, 5, 1) "DATA and BDAT cannot be mixed in one transaction";
+}
+
+/// clamd found a virus.
+pub fn virus(name: &str) -> Reply {
+    let name: String = name.chars().filter(|c| c.is_ascii_graphic()).take(100).collect();
+    Reply::new(554, (5, 7, 1), format!("Message contains a virus ({name})"))
 }
 
 /// 354 go-ahead for DATA.

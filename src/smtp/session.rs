@@ -23,6 +23,7 @@ use super::{ListenerInfo, Services};
 use crate::delivery::Resolution;
 use crate::plan::SmtpRole;
 use crate::queue::store::{NewMessage, NewRecipient};
+use crate::scan::{Rejection, Verdict};
 
 /// Longest command line accepted (RFC 5321 allows 512; extensions and UTF-8 need more).
 pub const MAX_COMMAND_LINE: usize = 2048;
@@ -719,6 +720,44 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             summary = verdict.summary;
             auth_header = verdict.header;
         }
+        let mut scan_headers = String::new();
+        if let Some(scanner) = &self.svc.scanner {
+            let env = crate::scan::Envelope {
+                ip: Some(self.peer.ip()),
+                helo,
+                from: &txn.from.to_address(),
+                rcpts: &txn.rcpts,
+                id: &txn.id,
+                user: self.user.as_deref(),
+            };
+            // Spam scores are for mail from outside, not for what our users and apps submit.
+            let spam = self.listener.role == SmtpRole::Mx && !self.trusted && self.user.is_none();
+            match scanner.scan(&env, &body, spam).await {
+                Verdict::Deliver {
+                    headers,
+                    junk,
+                    summary: s,
+                } => {
+                    scan_headers = headers;
+                    if junk {
+                        folder = Some(".Junk");
+                    }
+                    if !s.is_empty() {
+                        if !summary.is_empty() {
+                            summary.push(' ');
+                        }
+                        summary.push_str(&s);
+                    }
+                }
+                Verdict::Reject(Rejection::Virus(name)) => return Err(reply::virus(&name)),
+                Verdict::Reject(Rejection::Spam(_)) => return Err(reply::spam_reject()),
+                Verdict::Defer(_) => return Err(reply::scan_unavailable()),
+                Verdict::Quarantine { virus, path } => {
+                    warn!(id = %txn.id, virus, path = %path.display(), "message quarantined");
+                    return Ok(format!("quarantined virus={virus}"));
+                }
+            }
+        }
         let for_rcpt = (txn.rcpts.len() == 1).then(|| txn.rcpts[0].as_str());
         let trace = headers::Trace {
             helo,
@@ -757,10 +796,12 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             None
         };
         if local {
-            let mut message =
-                Vec::with_capacity(return_path.len() + auth_header.len() + received.len() + body.len());
+            let mut message = Vec::with_capacity(
+                return_path.len() + auth_header.len() + scan_headers.len() + received.len() + body.len(),
+            );
             message.extend_from_slice(return_path.as_bytes());
             message.extend_from_slice(auth_header.as_bytes());
+            message.extend_from_slice(scan_headers.as_bytes());
             message.extend_from_slice(received.as_bytes());
             message.extend_from_slice(&body);
             if let Err(e) = intake::deliver_local(&self.svc, &txn.mailboxes, message, folder).await {

@@ -98,5 +98,6 @@ pub mod dovecot;
 pub mod inproc;
 pub mod mail;
 pub mod postfix;
+pub mod scanners;
 pub mod server;
 pub mod tls;
