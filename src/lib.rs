@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod delivery;
@@ -23,4 +24,5 @@ pub mod runtime;
 pub mod scan;
 pub mod smtp;
 pub mod store;
+pub mod time;
 pub mod tls;

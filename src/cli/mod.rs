@@ -1,5 +1,7 @@
-//! The command line: `validate`, `plan`, `serve`, `queue`, `dns`, `hash-password`.
+//! The command line: `validate`, `plan`, `serve`, `queue`, `backup`, `dns`, `hash-password`,
+//! `health`.
 
+mod backup;
 mod dns;
 mod hash_password;
 mod health;
@@ -97,6 +99,14 @@ enum Command {
         #[command(subcommand)]
         action: queue::Action,
     },
+    /// Take, list, verify and restore backups (the `backup` node of the configuration).
+    Backup {
+        /// The configuration file of the server.
+        #[arg(short, long, default_value = "/etc/yubin/mail.kdl")]
+        config: PathBuf,
+        #[command(subcommand)]
+        action: backup::Action,
+    },
     /// Print the DNS records to publish (MX, SPF, DKIM, DMARC, TLS-RPT); --check compares them
     /// with what the resolver answers.
     Dns {
@@ -142,6 +152,7 @@ pub fn main() -> ExitCode {
             log_format,
         } => serve::run(file.as_deref(), plan.as_deref(), log_format),
         Command::Queue { config, action } => queue::run(&config, action),
+        Command::Backup { config, action } => backup::run(&config, action),
         Command::Dns { file, check } => dns::run(&file, check),
         Command::HashPassword => hash_password::run(),
         Command::Health { file, timeout } => health::run(&file, std::time::Duration::from_secs(timeout)),

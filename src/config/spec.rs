@@ -33,7 +33,7 @@ pub enum Ty {
     Duration,
     /// `count/period`: `200/hour`, `10/m`, `1000/1d`.
     Rate,
-    /// `HH:MM`, 24-hour clock, local time of the server.
+    /// `HH:MM`, 24-hour clock, UTC.
     Time,
     /// `mon` … `sun` (or the full English name).
     Weekday,
@@ -889,7 +889,7 @@ pub static INBOUND_WEBHOOK: NodeSpec = NodeSpec {
 /// `backup > schedule`.
 pub static BACKUP_SCHEDULE: NodeSpec = NodeSpec {
     name: "schedule",
-    doc: "When backups run (server local time).",
+    doc: "When backups run, in UTC (an appliance's clock); on the weekly day the one snapshot taken counts as the weekly one.",
     args: &[],
     props: &[
         opt("daily", Ty::Time, Some("03:00"), "The time of the daily backup."),

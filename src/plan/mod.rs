@@ -443,7 +443,7 @@ pub enum BackupTarget {
 pub struct BackupJob {
     /// `daily` or `weekly`.
     pub name: String,
-    /// `HH:MM`, server local time.
+    /// `HH:MM`, UTC.
     pub at: String,
     /// For weekly jobs, the weekday (`mon` … `sun`).
     pub weekday: Option<String>,

@@ -460,6 +460,18 @@ pub async fn serve(plan: Plan, options: Options) -> Result<(), StartError> {
             Kind::Http(info) => tokio::spawn(crate::http::accept_loop(listener, info.clone(), svc)),
         });
     }
+    if plan.backup.is_some() {
+        let config = match &reload_from {
+            Some(reload::Source::Config(p)) => Some(p.as_path()),
+            _ => None,
+        };
+        match crate::backup::Backups::from_plan(&plan, config) {
+            Ok(b) => {
+                tasks.push(tokio::spawn(b.scheduler(svc.shutdown.clone())));
+            }
+            Err(e) => warn!(error = %e, "scheduled backups are off"),
+        }
+    }
     info!(hostname = %plan.hostname, mailboxes = plan.mailboxes.len(), "yubin is ready");
 
     let mut signals = Signals::new();
