@@ -206,3 +206,153 @@ fn retention_keeps_the_newest_snapshots_of_a_job() {
         );
     });
 }
+
+/// The Python that has boto3 (moto's virtualenv, made by .ci/install-packages).
+const MOTO_PYTHON: &str = "/opt/yubin-moto/bin/python3";
+
+struct Moto {
+    port: u16,
+    child: std::process::Child,
+}
+
+impl Moto {
+    fn start() -> Moto {
+        let port = common::server::free_port();
+        let child = std::process::Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn moto_server");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "moto_server did not start");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Moto { port, child }
+    }
+
+    /// Runs boto3 code with `s3` (a client for this server) and `bucket` defined.
+    fn boto(&self, code: &str) -> String {
+        let script = format!(
+            "import boto3, datetime, sys\n\
+             s3 = boto3.client('s3', endpoint_url='http://127.0.0.1:{}', region_name='us-east-1',\n\
+                               aws_access_key_id='test', aws_secret_access_key='test')\n\
+             bucket = 'yubin-backups'\n{code}",
+            self.port
+        );
+        let out = std::process::Command::new(MOTO_PYTHON)
+            .arg("-c")
+            .arg(script)
+            .output()
+            .expect("run boto3");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{text}");
+        text
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn s3_target_with_object_lock_on_moto() {
+    if !have("moto_server") || !have("swaks") {
+        return;
+    }
+    let moto = Moto::start();
+    moto.boto("s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)\n");
+    let config = standard_config(&format!(
+        "backup {{\n    keep daily=7\n    local \"backups\"\n    s3 bucket=\"yubin-backups\" region=\"us-east-1\" {{\n        \
+         endpoint \"http://127.0.0.1:{}\"\n        credentials env-prefix=\"YUBIN_S3_\"\n        \
+         object-lock mode=\"compliance\" days=1\n    }}\n}}\n",
+        moto.port
+    ))
+    .replace(
+        "    submissions \"127.0.0.1:{SUBMISSIONS}\"\n",
+        "    submissions \"127.0.0.1:{SUBMISSIONS}\"\n    imaps \"127.0.0.1:{IMAPS}\"\n",
+    );
+    let env = [
+        ("YUBIN_S3_ACCESS_KEY_ID", "test"),
+        ("YUBIN_S3_SECRET_ACCESS_KEY", "test"),
+    ];
+    let y = Yubin::start_with(&config, &env);
+    send(&y, "alice@example.test", "kept in s3");
+    send(&y, "alice@example.test", "also in s3");
+    let s3 = |args: &[&str]| {
+        common::yubin()
+            .args(["backup", "-c"])
+            .arg(&y.config)
+            .args(args)
+            .envs(env)
+            .output()
+            .expect("run yubin backup")
+    };
+
+    let out = s3(&["run"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let id = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap()
+        .to_owned();
+    assert!(
+        text(&out).contains("stored  s3://yubin-backups/yubin/"),
+        "{}",
+        text(&out)
+    );
+    let listed = text(&s3(&["list", "--target", "yubin-backups"]));
+    assert!(listed.starts_with(&id), "{listed}");
+    let verified = s3(&["verify", "--target", "yubin-backups"]);
+    assert!(verified.status.success(), "{}", text(&verified));
+
+    // Every object is under COMPLIANCE retention for a day, and deleting its version is refused.
+    let report = moto.boto(&format!(
+        "now = datetime.datetime.now(datetime.timezone.utc)\n\
+         vs = s3.list_object_versions(Bucket=bucket, Prefix='yubin/{id}/')['Versions']\n\
+         print('OBJECTS', len(vs))\n\
+         for v in vs:\n    \
+             h = s3.head_object(Bucket=bucket, Key=v['Key'], VersionId=v['VersionId'])\n    \
+             days = (h['ObjectLockRetainUntilDate'] - now).total_seconds() / 86400\n    \
+             assert h['ObjectLockMode'] == 'COMPLIANCE' and 0.9 < days < 1.1, (v['Key'], h.get('ObjectLockMode'), days)\n    \
+             try:\n        \
+                 s3.delete_object(Bucket=bucket, Key=v['Key'], VersionId=v['VersionId'])\n        \
+                 print('DELETED', v['Key'])\n    \
+             except Exception as e:\n        \
+                 print('REFUSED', v['Key'], type(e).__name__)\n"
+    ));
+    assert!(report.contains("OBJECTS 7"), "{report}");
+    assert!(!report.contains("DELETED"), "{report}");
+    assert_eq!(report.matches("REFUSED").count(), 7, "{report}");
+
+    // Alice's mailbox comes back from the bucket.
+    let alice = y.data.join("mail/example.test/alice/Maildir/new");
+    for f in std::fs::read_dir(&alice).unwrap().flatten() {
+        std::fs::remove_file(f.path()).unwrap();
+    }
+    let out = s3(&[
+        "restore",
+        &id,
+        "--target",
+        "yubin-backups",
+        "--component",
+        "mailboxes",
+        "--mailbox",
+        "alice@example.test",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("mailboxes  2 files restored"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(y.inbox("alice@example.test").len(), 2);
+}

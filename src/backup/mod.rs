@@ -8,6 +8,7 @@
 //! files). A target's snapshot is complete once its `manifest.json` exists: it is written last.
 
 pub mod archive;
+pub mod s3;
 pub mod schedule;
 pub mod target;
 
@@ -142,7 +143,11 @@ impl Backups {
             db_path: PathBuf::from(path),
             config: config.map(Path::to_path_buf),
             components: b.components.clone(),
-            targets: b.targets.iter().map(Target::from_plan).collect(),
+            targets: b
+                .targets
+                .iter()
+                .map(Target::from_plan)
+                .collect::<Result<_, _>>()?,
             jobs: b.jobs.clone(),
             mailboxes: plan
                 .mailboxes

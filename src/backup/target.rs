@@ -1,9 +1,12 @@
 //! Where snapshots go. A local folder (a second disk, a mounted share): each snapshot is a
-//! sub-folder, written as `<id>.partial` and renamed once whole, files and folders fsynced.
+//! sub-folder, written as `<id>.partial` and renamed once whole, files and folders fsynced. An
+//! S3 bucket ([`s3`]): each snapshot is `<prefix><id>/<file>`, the manifest uploaded last,
+//! every object under Object Lock retention when the target asks for it.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use super::s3::Bucket;
 use super::{BackupError, ComponentEntry, Manifest, archive};
 use crate::plan::BackupTarget;
 
@@ -12,18 +15,15 @@ use crate::plan::BackupTarget;
 pub enum Target {
     /// A local folder.
     Local(PathBuf),
-    /// An S3 bucket (not supported by this version).
-    S3 {
-        /// The bucket.
-        bucket: String,
-    },
+    /// An S3 bucket.
+    S3(Bucket),
 }
 
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Target::Local(p) => write!(f, "{}", p.display()),
-            Target::S3 { bucket } => write!(f, "s3://{bucket}"),
+            Target::S3(b) => write!(f, "s3://{}/{}", b.bucket, b.prefix),
         }
     }
 }
@@ -40,33 +40,34 @@ fn valid_id(id: &str) -> bool {
 }
 
 impl Target {
-    /// The target a plan names.
-    pub fn from_plan(t: &BackupTarget) -> Target {
-        match t {
+    /// The target a plan names; S3 credentials are resolved here.
+    pub fn from_plan(t: &BackupTarget) -> Result<Target, BackupError> {
+        Ok(match t {
             BackupTarget::Local { path } => Target::Local(PathBuf::from(path)),
-            BackupTarget::S3 { bucket, .. } => Target::S3 {
-                bucket: bucket.clone(),
-            },
-        }
+            BackupTarget::S3 { .. } => Target::S3(Bucket::from_plan(t)?),
+        })
     }
 
     /// Whether `name` names this target (its path or bucket).
     pub fn matches(&self, name: &str) -> bool {
         match self {
             Target::Local(p) => Path::new(name) == p,
-            Target::S3 { bucket } => name == bucket || name == format!("s3://{bucket}"),
+            Target::S3(b) => name == b.bucket || name == format!("s3://{}", b.bucket),
         }
     }
 
     fn local(&self) -> Result<&Path, BackupError> {
         match self {
             Target::Local(p) => Ok(p),
-            Target::S3 { .. } => Err(err(self, "S3 targets are not supported by this version yet")),
+            Target::S3(_) => Err(err(self, "not a local folder")),
         }
     }
 
     /// Stores the snapshot staged in `staging` (its component files) with its manifest.
     pub async fn store(&self, manifest: &Manifest, staging: &Path) -> Result<(), BackupError> {
+        if let Target::S3(b) = self {
+            return b.store(manifest, staging).await.map_err(|e| err(self, e));
+        }
         let root = self.local()?.to_path_buf();
         let manifest = manifest.clone();
         let staging = staging.to_path_buf();
@@ -94,6 +95,18 @@ impl Target {
 
     /// Every complete snapshot's manifest, oldest first.
     pub async fn list(&self) -> Result<Vec<Manifest>, BackupError> {
+        if let Target::S3(b) = self {
+            let mut out = Vec::new();
+            for id in b.snapshots().await.map_err(|e| err(self, e))? {
+                if valid_id(&id)
+                    && let Ok(m) = self.manifest(&id).await
+                {
+                    out.push(m);
+                }
+            }
+            out.sort_by(|a, b| a.id.cmp(&b.id));
+            return Ok(out);
+        }
         let root = self.local()?;
         let mut out = Vec::new();
         let entries = match std::fs::read_dir(root) {
@@ -119,9 +132,14 @@ impl Target {
         if !valid_id(id) {
             return Err(BackupError::Invalid(format!("`{id}` is not a snapshot id")));
         }
-        let path = self.local()?.join(id).join("manifest.json");
-        let text = std::fs::read(&path)
-            .map_err(|e| BackupError::Invalid(format!("snapshot {id} on {self}: {e}")))?;
+        let text = match self {
+            Target::S3(b) => b
+                .get_small(&format!("{id}/manifest.json"))
+                .await
+                .map_err(|e| BackupError::Invalid(format!("snapshot {id} on {self}: {e}")))?,
+            Target::Local(root) => std::fs::read(root.join(id).join("manifest.json"))
+                .map_err(|e| BackupError::Invalid(format!("snapshot {id} on {self}: {e}")))?,
+        };
         let m: Manifest = serde_json::from_slice(&text)
             .map_err(|e| BackupError::Invalid(format!("snapshot {id} on {self}: bad manifest: {e}")))?;
         if m.id != id || m.format != super::FORMAT {
@@ -140,14 +158,22 @@ impl Target {
         c: &ComponentEntry,
         work: &Path,
     ) -> Result<PathBuf, BackupError> {
-        let _ = work;
         if c.file.contains('/') || c.file.starts_with('.') {
             return Err(BackupError::Invalid(format!(
                 "bad component file name {}",
                 c.file
             )));
         }
-        let path = self.local()?.join(id).join(&c.file);
+        let path = match self {
+            Target::Local(root) => root.join(id).join(&c.file),
+            Target::S3(b) => {
+                let to = work.join(&c.file);
+                b.download(&format!("{id}/{}", c.file), &to)
+                    .await
+                    .map_err(|e| err(self, e))?;
+                to
+            }
+        };
         let p = path.clone();
         let sum = tokio::task::spawn_blocking(move || archive::sum_file(&p))
             .await
@@ -170,6 +196,9 @@ impl Target {
     pub async fn delete(&self, id: &str) -> Result<(), BackupError> {
         if !valid_id(id) {
             return Err(BackupError::Invalid(format!("`{id}` is not a snapshot id")));
+        }
+        if let Target::S3(b) = self {
+            return b.delete_snapshot(id).await.map_err(|e| err(self, e));
         }
         let root = self.local()?;
         // The manifest first: a half-deleted snapshot is no longer listed as complete.
