@@ -24,6 +24,17 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+/// The day number (days since 1970-01-01) of a civil date; the inverse of [`civil_from_days`].
+pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// The weekday of a day number: 0 = Monday … 6 = Sunday.
 pub fn weekday(days: i64) -> u32 {
     // 1970-01-01 was a Thursday.
@@ -61,6 +72,10 @@ mod tests {
     #[test]
     fn dates() {
         assert_eq!(civil_from_days(0), (1970, 1, 1));
+        for d in [-1000, 0, 59, 11_016, 20_779, 100_000] {
+            let (y, m, dd) = civil_from_days(d);
+            assert_eq!(days_from_civil(y, m, dd), d);
+        }
         assert_eq!(weekday(0), 3);
         assert_eq!(compact_utc(1_795_347_167), "20261122T113247Z");
         assert_eq!(rfc3339_utc(951_782_400), "2000-02-29T00:00:00Z");

@@ -215,11 +215,16 @@ fn acme(cx: &mut Cx, node: &KdlNode) -> Option<TlsSource> {
         .prop(cx, "ca-file")
         .and_then(|v| reader::path(cx, v))
         .map(|p| p.value);
+    let http_challenge = match r.prop(cx, "http-challenge") {
+        Some(v) => reader::parsed(cx, v, Code::InvalidSocketAddress, values::socket_addr)?.value,
+        None => SocketAddr::from(([0, 0, 0, 0], 80)),
+    };
     r.finish(cx);
     Some(TlsSource::Acme {
         email: email?.value.to_string(),
         directory: directory?,
         ca_file,
+        http_challenge,
     })
 }
 

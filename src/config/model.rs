@@ -145,6 +145,8 @@ pub enum TlsSource {
         directory: String,
         /// Extra CA to trust for the ACME server.
         ca_file: Option<PathBuf>,
+        /// Where HTTP-01 challenges are answered.
+        http_challenge: std::net::SocketAddr,
     },
     /// PEM files.
     Files {

@@ -340,6 +340,13 @@ pub static TLS_ACME: NodeSpec = NodeSpec {
             None,
             "Trust this CA (PEM) when talking to the ACME server (test CAs).",
         ),
+        opt(
+            "http-challenge",
+            Ty::SocketAddr,
+            Some("0.0.0.0:80"),
+            "Where yubin answers the CA's HTTP-01 challenges (port 80 as the CA sees it; only \
+             `/.well-known/acme-challenge/` is served there).",
+        ),
     ],
     children: &[],
     repeat: false,

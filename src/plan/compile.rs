@@ -152,11 +152,13 @@ fn tls(config: &Config) -> Tls {
             email,
             directory,
             ca_file,
+            http_challenge,
         } => CertificateSource::Acme {
             email: email.clone(),
             directory: directory.clone(),
             ca_file: ca_file.as_deref().map(path_str),
             cache_dir: path_str(&data.join("tls/acme")),
+            http_challenge: http_challenge.to_string(),
         },
         cfg::TlsSource::Files { chain, key } => CertificateSource::Files {
             chain: path_str(chain),

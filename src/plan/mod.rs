@@ -145,6 +145,8 @@ pub enum CertificateSource {
         ca_file: Option<String>,
         /// Account key and issued certificates.
         cache_dir: String,
+        /// Where HTTP-01 challenges are answered (`IP:port`).
+        http_challenge: String,
     },
     /// PEM files.
     Files {

@@ -193,6 +193,8 @@ pub struct Prepared {
     pub shutdown: watch::Sender<bool>,
     /// The database.
     pub pool: sqlx::SqlitePool,
+    /// The listeners' certificate, for ACME to swap.
+    pub certificate: Arc<crate::tls::LiveCert>,
 }
 
 /// Checks and prepares everything the plan needs, short of binding ports: secrets, data
@@ -236,7 +238,8 @@ pub async fn prepare(plan: &Plan, options: Options) -> Result<Prepared, StartErr
         })?;
     }
 
-    let tls = Some(tokio_rustls::TlsAcceptor::from(crate::tls::server_config(plan)?));
+    let (tls_config, certificate) = crate::tls::server_config(plan)?;
+    let tls = Some(tokio_rustls::TlsAcceptor::from(tls_config));
 
     let has_mx = plan
         .listeners
@@ -343,6 +346,7 @@ pub async fn prepare(plan: &Plan, options: Options) -> Result<Prepared, StartErr
         services,
         shutdown: shutdown_tx,
         pool,
+        certificate,
     })
 }
 
@@ -411,7 +415,30 @@ pub async fn serve(plan: Plan, options: Options) -> Result<(), StartError> {
         services: svc,
         shutdown: shutdown_tx,
         pool,
+        certificate,
     } = prepare(&plan, options).await?;
+    // ACME answers its HTTP-01 challenges on a port of its own, bound with the others.
+    let acme = match &plan.tls.source {
+        crate::plan::CertificateSource::Acme {
+            email,
+            directory,
+            ca_file,
+            cache_dir,
+            http_challenge,
+        } => {
+            let listener = bind(http_challenge, "acme http-challenge")?;
+            let client = crate::tls::acme::Acme::new(
+                &plan.hostname,
+                email,
+                directory,
+                ca_file.as_deref(),
+                Path::new(cache_dir),
+                certificate.clone(),
+            );
+            Some((client, listener))
+        }
+        _ => None,
+    };
 
     // Bind everything before serving anything: a taken port is a start-up error.
     enum Kind {
@@ -459,6 +486,15 @@ pub async fn serve(plan: Plan, options: Options) -> Result<(), StartError> {
             Kind::Pop3(info) => tokio::spawn(crate::pop3::accept_loop(listener, info.clone(), svc)),
             Kind::Http(info) => tokio::spawn(crate::http::accept_loop(listener, info.clone(), svc)),
         });
+    }
+    if let Some((client, listener)) = acme {
+        info!(address = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "answering ACME HTTP-01 challenges");
+        let challenges = client.clone();
+        let shutdown = svc.shutdown.clone();
+        tasks.push(tokio::spawn(async move {
+            challenges.serve_challenges(listener, shutdown).await
+        }));
+        tasks.push(tokio::spawn(client.run(svc.shutdown.clone())));
     }
     if plan.backup.is_some() {
         let config = match &reload_from {
