@@ -333,6 +333,19 @@ fn s3_target_with_object_lock_on_moto() {
     assert!(!report.contains("DELETED"), "{report}");
     assert_eq!(report.matches("REFUSED").count(), 7, "{report}");
 
+    // Someone with the credentials puts new versions over the snapshot: the lock keeps the
+    // originals, and yubin reads those.
+    moto.boto(&format!(
+        "import json, hashlib\n\
+         s3.put_object(Bucket=bucket, Key='yubin/{id}/mailboxes.tar', Body=b'ransom')\n\
+         m = json.loads(s3.get_object(Bucket=bucket, Key='yubin/{id}/manifest.json')['Body'].read())\n\
+         m['components']['mailboxes']['size'] = 6\n\
+         m['components']['mailboxes']['sha256'] = hashlib.sha256(b'ransom').hexdigest()\n\
+         s3.put_object(Bucket=bucket, Key='yubin/{id}/manifest.json', Body=json.dumps(m).encode())\n"
+    ));
+    let verified = s3(&["verify", &id, "--target", "yubin-backups"]);
+    assert!(verified.status.success(), "{}", text(&verified));
+
     // Alice's mailbox comes back from the bucket.
     let alice = y.data.join("mail/example.test/alice/Maildir/new");
     for f in std::fs::read_dir(&alice).unwrap().flatten() {

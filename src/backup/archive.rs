@@ -1,7 +1,7 @@
 //! Component archives: a folder tree into one tar file while its SHA-256 is computed, and a
 //! tar file back into a folder, durably, without ever writing outside it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs::{self, File};
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Component, Path, PathBuf};
@@ -79,7 +79,8 @@ fn walk(base: &Path, root: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
         let path = e.path();
         let Ok(kind) = e.file_type() else { continue };
         if kind.is_dir() {
-            if e.file_name() == "tmp" && root.join("cur").is_dir() {
+            // Files still being written: Maildir and queue `tmp/` folders.
+            if e.file_name() == "tmp" {
                 continue;
             }
             walk(base, &path, out)?;
@@ -127,6 +128,7 @@ pub fn create(base: &Path, roots: &[&str], out: &Path) -> io::Result<(Sum, u64)>
     };
     let mut tar = tar::Builder::new(hashing);
     tar.mode(tar::HeaderMode::Deterministic);
+    tar.sparse(false);
     let mut count = 0u64;
     for rel in files {
         let (rel, mut f) = match File::open(base.join(&rel)) {
@@ -157,6 +159,37 @@ pub fn create(base: &Path, roots: &[&str], out: &Path) -> io::Result<(Sum, u64)>
     ))
 }
 
+/// Whether a Maildir message (`.../cur/<base>:2,FLAGS` or `.../new/<base>`) is already in
+/// that Maildir under another name: moved from new/ to cur/ or re-flagged since the backup.
+fn in_maildir(seen: &mut HashMap<PathBuf, HashSet<String>>, parent: &Path, rel: &Path) -> bool {
+    let Some(sub) = parent.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    if sub != "cur" && sub != "new" {
+        return false;
+    }
+    let Some(maildir) = parent.parent() else {
+        return false;
+    };
+    let names = seen.entry(maildir.to_path_buf()).or_insert_with(|| {
+        let mut names = HashSet::new();
+        for s in ["cur", "new"] {
+            if let Ok(rd) = fs::read_dir(maildir.join(s)) {
+                for e in rd.flatten() {
+                    let n = e.file_name().to_string_lossy().into_owned();
+                    names.insert(n.split(':').next().unwrap_or_default().to_owned());
+                }
+            }
+        }
+        names
+    });
+    let name = rel
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    names.contains(name.split(':').next().unwrap_or_default())
+}
+
 /// What an extraction did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Extracted {
@@ -179,13 +212,14 @@ pub fn extract(
     let mut tar = tar::Archive::new(BufReader::with_capacity(256 * 1024, File::open(archive)?));
     let mut report = Extracted::default();
     let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
+    let mut seen: HashMap<PathBuf, HashSet<String>> = HashMap::new();
     for entry in tar.entries()? {
         let mut entry = entry?;
         if entry.header().entry_type() != tar::EntryType::Regular {
             continue;
         }
         let rel = entry.path()?.into_owned();
-        if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
+        if rel.as_os_str().is_empty() || rel.components().any(|c| !matches!(c, Component::Normal(_))) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 format!("refusing the archive entry {}", rel.display()),
@@ -195,11 +229,13 @@ pub fn extract(
             continue;
         }
         let dest = base.join(&rel);
-        if dest.exists() && !overwrite {
+        let Some(parent) = dest.parent().filter(|p| p.starts_with(base)) else {
+            continue;
+        };
+        if !overwrite && (dest.exists() || in_maildir(&mut seen, parent, &rel)) {
             report.kept += 1;
             continue;
         }
-        let Some(parent) = dest.parent() else { continue };
         if !parent.is_dir() {
             fs::create_dir_all(parent)?;
             let mut p = parent.to_path_buf();
@@ -268,6 +304,11 @@ mod tests {
         let r = extract(&out, &dst, &|p| p.to_string_lossy().contains("/new/"), false).unwrap();
         assert_eq!(r, Extracted { written: 0, kept: 1 });
         assert_eq!(fs::read_to_string(back.join("new/2.host")).unwrap(), "changed");
+        // A message read since the backup (new/ → cur/ with flags) is not restored twice.
+        fs::rename(back.join("new/2.host"), back.join("cur/2.host:2,S")).unwrap();
+        let r = extract(&out, &dst, &|_| true, false).unwrap();
+        assert_eq!(r, Extracted { written: 0, kept: 2 });
+        assert!(!back.join("new/2.host").exists());
         let _ = fs::remove_dir_all(&src);
         let _ = fs::remove_dir_all(&dst);
     }

@@ -224,12 +224,8 @@ impl Backups {
                     entry("config.tar", sum, n)
                 }
                 other => {
-                    let root = match other {
-                        "mailboxes" => "mail",
-                        "dkim" => "dkim",
-                        "tls" => "tls",
-                        "queue" => "queue",
-                        _ => continue,
+                    let Some(root) = component_root(other) else {
+                        continue;
                     };
                     let file = format!("{other}.tar");
                     let out = staging.join(&file);
@@ -350,6 +346,9 @@ impl Backups {
             opts.components.clone()
         };
         for c in &wanted {
+            if component_root(c).is_none() && c != "database" && c != "config" {
+                return Err(BackupError::Invalid(format!("`{c}` is not a backup component")));
+            }
             if !manifest.components.contains_key(c) {
                 return Err(BackupError::Invalid(format!(
                     "snapshot {id} has no `{c}` component"
@@ -437,6 +436,7 @@ impl Backups {
                     report.components.insert(c, (extracted.written, 0));
                 }
                 _ => {
+                    let Some(root) = component_root(&c) else { continue };
                     let base = self.data_dir.clone();
                     let prefixes = if c == "mailboxes" {
                         prefixes.to_vec()
@@ -444,11 +444,16 @@ impl Backups {
                         Vec::new()
                     };
                     let overwrite = opts.overwrite;
+                    // Entries only under the component's own folder: a doctored archive cannot
+                    // plant keys, certificates or queue files through another component.
                     let extracted = blocking(move || {
                         archive::extract(
                             &local,
                             &base,
-                            &|p: &Path| prefixes.is_empty() || prefixes.iter().any(|pre| p.starts_with(pre)),
+                            &|p: &Path| {
+                                p.starts_with(root)
+                                    && (prefixes.is_empty() || prefixes.iter().any(|pre| p.starts_with(pre)))
+                            },
                             overwrite,
                         )
                     })
@@ -485,6 +490,17 @@ impl Backups {
             }
             self.prune(&job).await;
         }
+    }
+}
+
+/// The folder under the data folder that an archived component holds.
+fn component_root(component: &str) -> Option<&'static str> {
+    match component {
+        "mailboxes" => Some("mail"),
+        "dkim" => Some("dkim"),
+        "tls" => Some("tls"),
+        "queue" => Some("queue"),
+        _ => None,
     }
 }
 

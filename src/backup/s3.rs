@@ -182,16 +182,48 @@ impl Bucket {
         }
     }
 
-    /// A small object (a manifest), whole.
-    pub async fn get_small(&self, key: &str) -> Result<Vec<u8>, String> {
-        let obj = self
+    /// Under Object Lock, the first version of `key`: the one yubin wrote and the lock protects.
+    /// Anyone holding the credentials can put newer versions on top; reading the latest would
+    /// restore theirs.
+    async fn first_version(&self, key: &str) -> Result<Option<String>, String> {
+        if self.lock.is_none() {
+            return Ok(None);
+        }
+        let listed = self
             .client
-            .get_object()
+            .list_object_versions()
             .bucket(&self.bucket)
-            .key(self.key(key))
+            .prefix(key)
             .send()
             .await
             .map_err(show)?;
+        let first = listed
+            .versions()
+            .iter()
+            .filter(|v| v.key() == Some(key))
+            .min_by_key(|v| v.last_modified().map(|t| (t.secs(), t.subsec_nanos())));
+        Ok(first
+            .and_then(|v| v.version_id())
+            .filter(|v| *v != "null")
+            .map(str::to_owned))
+    }
+
+    async fn get(&self, key: &str) -> Result<aws_sdk_s3::operation::get_object::GetObjectOutput, String> {
+        let full = self.key(key);
+        let version = self.first_version(&full).await?;
+        self.client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&full)
+            .set_version_id(version)
+            .send()
+            .await
+            .map_err(|e| format!("{key}: {}", show(e)))
+    }
+
+    /// A small object (a manifest), whole.
+    pub async fn get_small(&self, key: &str) -> Result<Vec<u8>, String> {
+        let obj = self.get(key).await?;
         if obj.content_length().unwrap_or(0) as usize > MAX_MANIFEST {
             return Err("object too large for a manifest".into());
         }
@@ -201,14 +233,7 @@ impl Bucket {
 
     /// Downloads an object into `to`.
     pub async fn download(&self, key: &str, to: &Path) -> Result<(), String> {
-        let obj = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(self.key(key))
-            .send()
-            .await
-            .map_err(|e| format!("{key}: {}", show(e)))?;
+        let obj = self.get(key).await?;
         let mut file = tokio::fs::File::create(to).await.map_err(|e| e.to_string())?;
         let mut reader = obj.body.into_async_read();
         tokio::io::copy(&mut reader, &mut file)

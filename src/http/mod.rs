@@ -17,8 +17,13 @@ use tracing::debug;
 use self::request::{Reader, Status, response};
 use crate::smtp::Services;
 
-/// Time for a client to send its request head, and the longest pause while sending a body.
+/// The longest pause while a client sends its request.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time for a client to send its whole request head.
+const HEAD_DEADLINE: Duration = Duration::from_secs(30);
+/// After the answer, how long unread request bytes are drained before closing (so the close
+/// does not reset the connection and destroy the answer).
+const LINGER: Duration = Duration::from_secs(2);
 
 /// What an HTTP listener is.
 #[derive(Debug, Clone)]
@@ -66,10 +71,10 @@ where
     IO: AsyncRead + AsyncWrite + Unpin,
 {
     let mut reader = Reader::new(io, READ_TIMEOUT);
-    let req = match reader.head().await {
-        Ok(r) => r,
-        Err(Status(408, _)) => return,
-        Err(Status(code, why)) => {
+    let req = match tokio::time::timeout(HEAD_DEADLINE, reader.head()).await {
+        Ok(Ok(r)) => r,
+        Err(_) | Ok(Err(Status(408, _))) => return,
+        Ok(Err(Status(code, why))) => {
             let _ = reader
                 .get_mut()
                 .write_all(text(code, &format!("{why}\n")).as_bytes())
@@ -107,6 +112,23 @@ where
     let io = reader.get_mut();
     let _ = tokio::time::timeout(READ_TIMEOUT, io.write_all(reply.as_bytes())).await;
     let _ = io.shutdown().await;
+    linger(io).await;
+}
+
+/// Reads and drops what the client still sends (at most 1 MiB, for [`LINGER`]).
+async fn linger<IO: AsyncRead + Unpin>(io: &mut IO) {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 8192];
+    let mut left = 1024 * 1024usize;
+    let _ = tokio::time::timeout(LINGER, async {
+        while left > 0 {
+            match io.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => left = left.saturating_sub(n),
+            }
+        }
+    })
+    .await;
 }
 
 /// Healthy: not shutting down, and the database answers.

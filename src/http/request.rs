@@ -151,7 +151,7 @@ impl<IO: AsyncRead + Unpin> Reader<IO> {
                 while !self.line().await?.is_empty() {}
                 return Ok(body);
             }
-            if body.len() as u64 + size > limit {
+            if size > limit.saturating_sub(body.len() as u64) {
                 return Err(Status(413, "message too large"));
             }
             let size = size as usize;
@@ -312,6 +312,10 @@ mod tests {
                 413,
             ),
             (b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+            (
+                b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\nFFFFFFFFFFFFFFFF\r\n",
+                413,
+            ),
             (
                 b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
                 400,

@@ -39,6 +39,8 @@ use crate::smtp::{Services, headers};
 
 /// Longest `Idempotency-Key`.
 const MAX_KEY: usize = 200;
+/// The longest a client may take to upload a message.
+const BODY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(600);
 /// How long an `Idempotency-Key` is remembered.
 const KEY_LIFETIME_SECS: i64 = 7 * 24 * 3600;
 
@@ -94,9 +96,6 @@ where
     IO: AsyncRead + AsyncWrite + Unpin,
 {
     let ip = peer.ip();
-    if svc.bans.is_banned(ip) {
-        return error(429, "too many failed attempts; try later");
-    }
     if req.method != "POST" {
         return json_response(405, &["Allow: POST".to_owned()], &json!({ "error": "use POST" }));
     }
@@ -106,6 +105,11 @@ where
         .map(str::trim);
     let authorized =
         presented.is_some_and(|t| constant_time_eq(t.as_bytes(), hook.token.expose().as_bytes()));
+    // The right token always works: edge routers share their addresses with strangers, whose
+    // failures must not lock the real sender out.
+    if !authorized && svc.bans.is_banned(ip) {
+        return error(429, "too many failed attempts; try later");
+    }
     if !authorized {
         let banned = svc.bans.record_failure(ip);
         warn!(%peer, banned, "webhook: missing or wrong token");
@@ -142,19 +146,22 @@ where
     {
         let _ = reader.get_mut().write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await;
     }
-    let body = match reader.body(req, svc.limits.message_size_bytes).await {
-        Ok(b) => b,
-        Err(Status(413, _)) => {
-            return error(
-                413,
-                &format!(
-                    "message larger than the limit of {} bytes",
-                    svc.limits.message_size_bytes
-                ),
-            );
-        }
-        Err(Status(code, why)) => return error(code, why),
-    };
+    let body =
+        match tokio::time::timeout(BODY_DEADLINE, reader.body(req, svc.limits.message_size_bytes)).await {
+            Ok(Ok(b)) => b,
+            // A slow or broken upload is worth retrying: temporary for the edge.
+            Err(_) | Ok(Err(Status(408, _))) => return error(503, "the upload timed out; try again"),
+            Ok(Err(Status(413, _))) => {
+                return error(
+                    413,
+                    &format!(
+                        "message larger than the limit of {} bytes",
+                        svc.limits.message_size_bytes
+                    ),
+                );
+            }
+            Ok(Err(Status(code, why))) => return error(code, why),
+        };
     let body = match normalise(&body) {
         Ok(b) => b,
         Err(why) => return error(400, why),

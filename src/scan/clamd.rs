@@ -60,15 +60,25 @@ pub async fn scan(endpoint: &Endpoint, message: &[u8], timeout: Duration) -> Res
 }
 
 async fn instream<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, message: &[u8]) -> std::io::Result<String> {
-    s.write_all(b"zINSTREAM\0").await?;
-    for chunk in message.chunks(CHUNK) {
-        s.write_all(&(chunk.len() as u32).to_be_bytes()).await?;
-        s.write_all(chunk).await?;
+    let sent = async {
+        s.write_all(b"zINSTREAM\0").await?;
+        for chunk in message.chunks(CHUNK) {
+            s.write_all(&(chunk.len() as u32).to_be_bytes()).await?;
+            s.write_all(chunk).await?;
+        }
+        s.write_all(&0u32.to_be_bytes()).await?;
+        s.flush().await
     }
-    s.write_all(&0u32.to_be_bytes()).await?;
-    s.flush().await?;
+    .await;
     let mut answer = Vec::new();
-    (&mut s).take(MAX_ANSWER as u64).read_to_end(&mut answer).await?;
+    let read = (&mut s).take(MAX_ANSWER as u64).read_to_end(&mut answer).await;
+    // clamd answers before it hangs up on a stream over its StreamMaxLength
+    // ("INSTREAM size limit exceeded. ERROR"): that answer says more than the broken pipe.
+    match (sent, read) {
+        (Err(e), _) if answer.is_empty() => return Err(e),
+        (_, Err(e)) if answer.is_empty() => return Err(e),
+        _ => {}
+    }
     Ok(String::from_utf8_lossy(&answer)
         .trim_end_matches(['\0', '\n'])
         .to_owned())

@@ -21,6 +21,11 @@ use tracing::{debug, info, warn};
 use super::{LiveCert, TlsError, certified_key, load, not_after_and_before, write_private};
 use crate::http::request::{Reader, response};
 
+/// The longest one order may take, from account to stored certificate.
+const ORDER_DEADLINE: Duration = Duration::from_secs(300);
+/// Challenge connections served at once.
+const MAX_CHALLENGE_CONNECTIONS: usize = 64;
+
 /// Tokens and key authorizations being validated.
 type Challenges = Arc<Mutex<HashMap<String, String>>>;
 
@@ -69,6 +74,7 @@ impl Acme {
 
     /// Answers HTTP-01 challenges on `listener` until shutdown.
     pub async fn serve_challenges(&self, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
+        let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CHALLENGE_CONNECTIONS));
         loop {
             let (stream, peer) = tokio::select! {
                 r = listener.accept() => match r {
@@ -81,10 +87,18 @@ impl Acme {
                 },
                 _ = shutdown.changed() => return,
             };
+            // Port 80 faces the Internet: a bounded number of connections, each short.
+            let Ok(slot) = slots.clone().try_acquire_owned() else {
+                drop(stream);
+                continue;
+            };
             let challenges = self.challenges.clone();
             tokio::spawn(async move {
-                let mut reader = Reader::new(stream, Duration::from_secs(10));
-                let Ok(req) = reader.head().await else { return };
+                let _slot = slot;
+                let mut reader = Reader::new(stream, Duration::from_secs(5));
+                let Ok(Ok(req)) = tokio::time::timeout(Duration::from_secs(10), reader.head()).await else {
+                    return;
+                };
                 let answer = req
                     .path
                     .strip_prefix("/.well-known/acme-challenge/")
@@ -126,7 +140,11 @@ impl Acme {
                 continue;
             }
             info!(hostname = %self.hostname, directory = %self.directory, "acme: ordering a certificate");
-            match self.obtain().await {
+            let result = match tokio::time::timeout(ORDER_DEADLINE, self.obtain()).await {
+                Ok(r) => r,
+                Err(_) => Err(format!("no answer within {ORDER_DEADLINE:?}")),
+            };
+            match result {
                 Ok(not_after) => {
                     info!(
                         hostname = %self.hostname,
@@ -134,6 +152,11 @@ impl Acme {
                         "acme: certificate obtained"
                     );
                     backoff = Duration::from_secs(30);
+                    // Never order again at once, whatever the clock says about the new one.
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+                        _ = shutdown.changed() => return,
+                    }
                 }
                 Err(e) => {
                     warn!(error = %e, retry_in = ?backoff, "acme: no certificate");
@@ -235,16 +258,24 @@ impl Acme {
             .poll_certificate(&retry)
             .await
             .map_err(|e| format!("certificate: {e}"))?;
+        // Check the pair before it replaces the working one; both files are written aside and
+        // renamed one after the other (a crash between the renames leaves a pair that does
+        // not match, which the next start detects and replaces by ordering again).
         let (chain, key) = (Self::chain_path(&self.cache), Self::key_path(&self.cache));
-        write_private(&key, key_pem.as_bytes(), 0o600).map_err(|e| format!("saving the key: {e}"))?;
-        write_private(&chain, chain_pem.as_bytes(), 0o644).map_err(|e| format!("saving the chain: {e}"))?;
-        let (certs, key_der) = load(&chain, &key).map_err(|e: TlsError| e.to_string())?;
+        let (new_chain, new_key) = (self.cache.join("cert.pem.new"), self.cache.join("key.pem.new"));
+        write_private(&new_key, key_pem.as_bytes(), 0o600).map_err(|e| format!("saving the key: {e}"))?;
+        write_private(&new_chain, chain_pem.as_bytes(), 0o644)
+            .map_err(|e| format!("saving the chain: {e}"))?;
+        let (certs, key_der) = load(&new_chain, &new_key).map_err(|e: TlsError| e.to_string())?;
+        let certified = certified_key(certs.clone(), key_der).map_err(|e| e.to_string())?;
+        std::fs::rename(&new_key, &key).map_err(|e| format!("saving the key: {e}"))?;
+        std::fs::rename(&new_chain, &chain).map_err(|e| format!("saving the chain: {e}"))?;
+        crate::mailbox::maildir::fsync_dir(&self.cache).map_err(|e| e.to_string())?;
         let (not_after, _) = certs
             .first()
             .and_then(|c| not_after_and_before(c.as_ref()))
             .ok_or("the issued certificate cannot be read")?;
-        self.live
-            .set(certified_key(certs, key_der).map_err(|e| e.to_string())?);
+        self.live.set(certified);
         Ok(not_after)
     }
 }

@@ -80,9 +80,10 @@ fn write_private(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Generates a self-signed certificate for `hostname` (and `localhost`) unless one exists.
+/// Generates a self-signed certificate for `hostname` (and `localhost`) unless a matching
+/// pair exists.
 pub fn ensure_self_signed(hostname: &str, chain: &Path, key: &Path) -> Result<(), TlsError> {
-    if chain.exists() && key.exists() {
+    if chain.exists() && key.exists() && load(chain, key).is_ok_and(|(c, k)| certified_key(c, k).is_ok()) {
         return Ok(());
     }
     let names = vec![hostname.to_owned(), "localhost".to_owned()];
@@ -122,7 +123,10 @@ pub fn certified_key(
     key: PrivateKeyDer<'static>,
 ) -> Result<Arc<CertifiedKey>, TlsError> {
     let signing = provider().key_provider.load_private_key(key)?;
-    Ok(Arc::new(CertifiedKey::new(certs, signing)))
+    let ck = CertifiedKey::new(certs, signing);
+    // A key and chain out of step (a crash between their writes) must not be served.
+    ck.keys_match()?;
+    Ok(Arc::new(ck))
 }
 
 /// Reads one DER element at `at`: (tag, content start, content end).
@@ -195,7 +199,9 @@ pub fn server_config(plan: &Plan) -> Result<(Arc<ServerConfig>, Arc<LiveCert>), 
         CertificateSource::Files { chain, key } => load(Path::new(chain), Path::new(key))?,
         CertificateSource::Acme { cache_dir, .. } => {
             let cache = Path::new(cache_dir);
-            match load(&acme::Acme::chain_path(cache), &acme::Acme::key_path(cache)) {
+            match load(&acme::Acme::chain_path(cache), &acme::Acme::key_path(cache))
+                .and_then(|(c, k)| certified_key(c.clone(), k.clone_key()).map(|_| (c, k)))
+            {
                 Ok(k) => k,
                 Err(_) => {
                     let dir = cache.parent().unwrap_or(cache);
