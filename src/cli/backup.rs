@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::{EXIT_INVALID, EXIT_OK, EXIT_UNREADABLE};
+use super::{EXIT_INVALID, EXIT_OK};
 use crate::backup::{Backups, RestoreOptions};
 
 /// What to do.
@@ -144,19 +144,5 @@ async fn run_async(config: &Path, action: Action) -> Result<u8, String> {
 
 /// Runs `yubin backup`.
 pub fn run(config: &Path, action: Action) -> u8 {
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_UNREADABLE;
-        }
-    };
-    match rt.block_on(run_async(config, action)) {
-        Ok(code) => code,
-        Err(e) if e.is_empty() => EXIT_INVALID,
-        Err(e) => {
-            eprintln!("error: {e}");
-            EXIT_INVALID
-        }
-    }
+    super::block_on(run_async(config, action))
 }

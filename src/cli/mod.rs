@@ -131,6 +131,26 @@ enum Command {
     },
 }
 
+/// Runs an async subcommand on a one-thread runtime. An error is printed (an empty one was
+/// printed already) and exits 1.
+fn block_on(work: impl std::future::Future<Output = Result<u8, String>>) -> u8 {
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_UNREADABLE;
+        }
+    };
+    match rt.block_on(work) {
+        Ok(code) => code,
+        Err(e) if e.is_empty() => EXIT_INVALID,
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_INVALID
+        }
+    }
+}
+
 /// Runs the command line and returns the exit status.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -7,6 +7,7 @@
 //! per ABNF production; every failure is a [`ParseError`] with a message for the `BAD` reply.
 
 use super::search::SearchKey;
+pub use crate::time::days_from_civil;
 
 /// Why a command line could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -268,17 +269,6 @@ pub struct Parser<'a> {
 const MONTHS: [&str; 12] = [
     "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
 ];
-
-/// Days since 1970-01-01 of a civil date.
-pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = (i64::from(m) + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
 
 impl<'a> Parser<'a> {
     /// A parser over `buf`.
