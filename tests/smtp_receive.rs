@@ -25,11 +25,14 @@ fn mx_delivery_with_swaks() {
         "alice@example.test",
         "--header",
         "Subject: swaks MX test",
+        "--add-header",
+        "Authentication-Results: mx.example.test; dkim=pass (forged by the sender)",
         "--body",
         "Hello Alice",
     ]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("250 2.0.0 OK: message"), "{out}");
+    assert!(out.contains("forged by the sender"), "swaks sent it: {out}");
     let msgs = y.messages("alice@example.test");
     assert_eq!(msgs.len(), 1, "{}", y.log());
     let m = &msgs[0];
@@ -38,6 +41,8 @@ fn mx_delivery_with_swaks() {
         m.contains("Authentication-Results: mx.example.test;"),
         "MX mail is checked: {m}"
     );
+    assert_eq!(m.matches("Authentication-Results: mx.example.test").count(), 1, "{m}");
+    assert!(!m.contains("forged by the sender"), "a forged verdict is removed: {m}");
     assert!(m.contains("\r\nReceived: from "), "{m}");
     assert!(m.contains("by mx.example.test (yubin)"), "{m}");
     assert!(m.contains("for <alice@example.test>"), "{m}");

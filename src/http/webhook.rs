@@ -166,6 +166,7 @@ where
         Ok(b) => b,
         Err(why) => return error(400, why),
     };
+    let body = headers::strip_forged(&body, &svc.hostname, svc.scanner.is_some()).unwrap_or(body);
     let id = crate::queue::new_id();
     let started = std::time::Instant::now();
     let (status, answer) = take(svc, &envelope, body, &id, ip, tls).await;

@@ -32,6 +32,58 @@ pub fn protocol(esmtp: bool, tls: bool, auth: bool) -> &'static str {
     }
 }
 
+/// Header fields a sender could forge to pass for this server's verdicts: the
+/// `Authentication-Results` fields naming `host` as their authserv-id (RFC 8601 §5 asks a
+/// receiver to delete them) and, when `scanning`, the spam and virus fields yubin adds. Returns
+/// the message without them, or `None` when there was nothing to remove.
+pub fn strip_forged(message: &[u8], host: &str, scanning: bool) -> Option<Vec<u8>> {
+    const OURS: [&str; 4] = ["x-spam-status", "x-spam", "x-virus", "x-virus-scan"];
+    let end = message
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(message.len(), |p| p + 2);
+    let head = &message[..end];
+    // Field boundaries: a line that does not start with white space starts a field.
+    let mut starts: Vec<usize> = vec![0];
+    for (i, w) in head.windows(3).enumerate() {
+        if w[0] == b'\r' && w[1] == b'\n' && w[2] != b' ' && w[2] != b'\t' {
+            starts.push(i + 2);
+        }
+    }
+    starts.push(end);
+    starts.dedup();
+    let mut out: Option<Vec<u8>> = None;
+    for (n, pair) in starts.windows(2).enumerate() {
+        let field = &message[pair[0]..pair[1]];
+        let text = String::from_utf8_lossy(field);
+        let forged = text.split_once(':').is_some_and(|(name, value)| {
+            let name = name.trim().to_ascii_lowercase();
+            if name == "authentication-results" {
+                let id = value
+                    .trim_start()
+                    .split(|c: char| c == ';' || c.is_whitespace() || c == '(')
+                    .next()
+                    .unwrap_or("");
+                id.eq_ignore_ascii_case(host)
+            } else {
+                scanning && OURS.contains(&name.as_str())
+            }
+        });
+        match (&mut out, forged) {
+            (None, true) => {
+                let mut v = Vec::with_capacity(message.len());
+                v.extend_from_slice(&message[..starts[n]]);
+                out = Some(v);
+            }
+            (Some(v), false) => v.extend_from_slice(field),
+            _ => {}
+        }
+    }
+    let mut v = out?;
+    v.extend_from_slice(&message[end..]);
+    Some(v)
+}
+
 fn clean(s: &str) -> String {
     // Header text must not break the header structure.
     s.chars()
@@ -107,6 +159,24 @@ mod tests {
             rfc5322_date(UNIX_EPOCH + Duration::from_secs(951_782_400)),
             "Tue, 29 Feb 2000 00:00:00 +0000"
         );
+    }
+
+    #[test]
+    fn forged_verdicts_are_removed() {
+        let m = b"Authentication-Results: mx.example.com;\r\n\tdkim=pass\r\nSubject: hi\r\n\
+                  Authentication-Results: other.example; spf=fail\r\nX-Spam-Status: No\r\n\
+                  authentication-results: MX.EXAMPLE.COM (forged); dmarc=pass\r\n\r\nbody\r\n\
+                  Authentication-Results: mx.example.com; in the body\r\n";
+        let out = String::from_utf8(strip_forged(m, "mx.example.com", true).unwrap()).unwrap();
+        assert_eq!(
+            out,
+            "Subject: hi\r\nAuthentication-Results: other.example; spf=fail\r\n\r\nbody\r\n\
+             Authentication-Results: mx.example.com; in the body\r\n"
+        );
+        let kept = strip_forged(b"X-Spam-Status: No\r\n\r\nb\r\n", "mx.example.com", false);
+        assert!(kept.is_none());
+        assert!(strip_forged(b"Subject: x\r\n\r\nb", "mx.example.com", true).is_none());
+        assert!(strip_forged(b"", "mx.example.com", true).is_none());
     }
 
     #[test]

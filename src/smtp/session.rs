@@ -695,6 +695,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
         if outcome.bare_cr {
             return Err(reply::bare_cr());
         }
+        let body =
+            headers::strip_forged(&body, &self.svc.hostname, self.svc.scanner.is_some()).unwrap_or(body);
         let submission = self.user.is_some() || (self.trusted && self.listener.role == SmtpRole::Submission);
         if submission {
             self.check_from_header(&body)?;
