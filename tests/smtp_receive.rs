@@ -41,8 +41,15 @@ fn mx_delivery_with_swaks() {
         m.contains("Authentication-Results: mx.example.test;"),
         "MX mail is checked: {m}"
     );
-    assert_eq!(m.matches("Authentication-Results: mx.example.test").count(), 1, "{m}");
-    assert!(!m.contains("forged by the sender"), "a forged verdict is removed: {m}");
+    assert_eq!(
+        m.matches("Authentication-Results: mx.example.test").count(),
+        1,
+        "{m}"
+    );
+    assert!(
+        !m.contains("forged by the sender"),
+        "a forged verdict is removed: {m}"
+    );
     assert!(m.contains("\r\nReceived: from "), "{m}");
     assert!(m.contains("by mx.example.test (yubin)"), "{m}");
     assert!(m.contains("for <alice@example.test>"), "{m}");
