@@ -8,10 +8,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
 use common::inproc::Fixture;
-use std::time::Duration;
 
 use proptest::prelude::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use yubin::imap::ImapListener;
 use yubin::imap::mime::{Part, body_structure, envelope};
@@ -30,11 +28,10 @@ fn run_session(chunks: Vec<Vec<u8>>, preauth: bool) -> Vec<u8> {
         implicit_tls: false,
     });
     let svc = f.services.clone();
-    f.rt.block_on(async move {
-        let (client, server) = tokio::io::duplex(64 * 1024);
-        let peer: SocketAddr = "192.0.2.9:4242".parse().unwrap();
-        let session = if preauth {
-            tokio::spawn(yubin::imap::session::serve_preauth(
+    let peer: SocketAddr = "192.0.2.9:4242".parse().unwrap();
+    f.rt.block_on(common::inproc::drive(chunks, 64 * 1024, move |server| {
+        let session: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> = if preauth {
+            Box::pin(yubin::imap::session::serve_preauth(
                 server,
                 peer,
                 listener,
@@ -42,31 +39,10 @@ fn run_session(chunks: Vec<Vec<u8>>, preauth: bool) -> Vec<u8> {
                 "alice@example.test".into(),
             ))
         } else {
-            tokio::spawn(yubin::imap::session::serve(server, peer, listener, svc))
+            Box::pin(yubin::imap::session::serve(server, peer, listener, svc))
         };
-        let (mut rd, mut wr) = tokio::io::split(client);
-        let writer = async move {
-            for c in chunks {
-                if wr.write_all(&c).await.is_err() {
-                    break;
-                }
-            }
-            let _ = wr.shutdown().await;
-        };
-        let reader = async move {
-            let mut out = Vec::new();
-            let _ = rd.read_to_end(&mut out).await;
-            out
-        };
-        let out = tokio::time::timeout(Duration::from_secs(60), async { tokio::join!(writer, reader).1 })
-            .await
-            .expect("session hung");
-        let joined = tokio::time::timeout(Duration::from_secs(30), session)
-            .await
-            .expect("session did not end");
-        assert!(joined.is_ok(), "session panicked: {joined:?}");
-        out
-    })
+        session
+    }))
 }
 
 /// Every response starts with `* `, `+ ` or a tag, ends with CRLF, and literals are complete.

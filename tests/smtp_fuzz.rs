@@ -10,7 +10,6 @@ use common::inproc::Fixture;
 use std::time::Duration;
 
 use proptest::prelude::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use yubin::plan::SmtpRole;
 use yubin::smtp::{ListenerInfo, Timeouts};
@@ -38,34 +37,10 @@ fn run_session(chunks: Vec<Vec<u8>>, role: SmtpRole) -> Vec<u8> {
         implicit_tls: false,
     });
     let svc = f.services.clone();
-    f.rt.block_on(async move {
-        let (client, server) = tokio::io::duplex(16 * 1024);
-        let peer: SocketAddr = "192.0.2.7:4242".parse().unwrap();
-        let session = tokio::spawn(yubin::smtp::session::serve(server, peer, listener, svc));
-        let (mut rd, mut wr) = tokio::io::split(client);
-        let writer = async move {
-            for c in chunks {
-                if wr.write_all(&c).await.is_err() {
-                    break;
-                }
-            }
-            let _ = wr.shutdown().await;
-        };
-        let reader = async move {
-            let mut out = Vec::new();
-            let _ = rd.read_to_end(&mut out).await;
-            out
-        };
-        let both = async { tokio::join!(writer, reader).1 };
-        let out = tokio::time::timeout(Duration::from_secs(30), both)
-            .await
-            .expect("session hung");
-        let joined = tokio::time::timeout(Duration::from_secs(30), session)
-            .await
-            .expect("session did not end");
-        assert!(joined.is_ok(), "session panicked: {joined:?}");
-        out
-    })
+    let peer: SocketAddr = "192.0.2.7:4242".parse().unwrap();
+    f.rt.block_on(common::inproc::drive(chunks, 16 * 1024, move |server| {
+        yubin::smtp::session::serve(server, peer, listener, svc)
+    }))
 }
 
 fn assert_replies_well_formed(out: &[u8]) {

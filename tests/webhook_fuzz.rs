@@ -6,11 +6,10 @@ mod common;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use common::inproc::Fixture;
 use proptest::prelude::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use yubin::http::HttpListener;
 
@@ -40,29 +39,9 @@ fn run(chunks: Vec<Vec<u8>>, peer: SocketAddr) -> Vec<u8> {
         implicit_tls: false,
     });
     let svc = f.services.clone();
-    f.rt.block_on(async move {
-        let (client, server) = tokio::io::duplex(256 * 1024);
-        let session = tokio::spawn(yubin::http::serve(server, peer, info, svc));
-        let (mut rd, mut wr) = tokio::io::split(client);
-        let writer = async move {
-            for c in chunks {
-                if wr.write_all(&c).await.is_err() {
-                    break;
-                }
-            }
-            let _ = wr.shutdown().await;
-        };
-        let reader = async move {
-            let mut out = Vec::new();
-            let _ = rd.read_to_end(&mut out).await;
-            out
-        };
-        let (_, out) = tokio::time::timeout(Duration::from_secs(30), async { tokio::join!(writer, reader) })
-            .await
-            .expect("the server answered and closed");
-        session.await.expect("the session did not panic");
-        out
-    })
+    f.rt.block_on(common::inproc::drive(chunks, 256 * 1024, move |server| {
+        yubin::http::serve(server, peer, info, svc)
+    }))
 }
 
 fn valid_request(subject: &str) -> Vec<u8> {

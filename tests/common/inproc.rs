@@ -52,3 +52,41 @@ pub fn fixture(name: &str, extra: &str, timeouts: Option<Timeouts>) -> Fixture {
         _dir: dir,
     }
 }
+
+/// Feeds `chunks` to the session `serve` runs on one end of an in-memory pipe of `buffer`
+/// bytes and returns everything it wrote. Panics when the session hangs or panics.
+pub async fn drive<F>(
+    chunks: Vec<Vec<u8>>,
+    buffer: usize,
+    serve: impl FnOnce(tokio::io::DuplexStream) -> F,
+) -> Vec<u8>
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (client, server) = tokio::io::duplex(buffer);
+    let session = tokio::spawn(serve(server));
+    let (mut rd, mut wr) = tokio::io::split(client);
+    let writer = async move {
+        for c in chunks {
+            if wr.write_all(&c).await.is_err() {
+                break;
+            }
+        }
+        let _ = wr.shutdown().await;
+    };
+    let reader = async move {
+        let mut out = Vec::new();
+        let _ = rd.read_to_end(&mut out).await;
+        out
+    };
+    let out = tokio::time::timeout(Duration::from_secs(60), async { tokio::join!(writer, reader).1 })
+        .await
+        .expect("session hung");
+    let joined = tokio::time::timeout(Duration::from_secs(30), session)
+        .await
+        .expect("session did not end");
+    assert!(joined.is_ok(), "session panicked: {joined:?}");
+    out
+}
