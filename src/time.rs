@@ -41,28 +41,23 @@ pub fn weekday(days: i64) -> u32 {
     (days + 3).rem_euclid(7) as u32
 }
 
-/// `20261122T030000Z`.
-pub fn compact_utc(secs: i64) -> String {
+/// (year, month, day, hour, minute, second) of a Unix time, UTC.
+fn utc_parts(secs: i64) -> (i64, u32, u32, i64, i64, i64) {
     let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
     let rem = secs.rem_euclid(86_400);
-    format!(
-        "{y:04}{mo:02}{d:02}T{:02}{:02}{:02}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
+    (y, mo, d, rem / 3600, (rem % 3600) / 60, rem % 60)
+}
+
+/// `20261122T030000Z`.
+pub fn compact_utc(secs: i64) -> String {
+    let (y, mo, d, h, mi, s) = utc_parts(secs);
+    format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}Z")
 }
 
 /// `2026-11-22T03:00:00Z` (RFC 3339).
 pub fn rfc3339_utc(secs: i64) -> String {
-    let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
-    let rem = secs.rem_euclid(86_400);
-    format!(
-        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
+    let (y, mo, d, h, mi, s) = utc_parts(secs);
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
 }
 
 #[cfg(test)]

@@ -55,18 +55,18 @@ pub fn strip_forged(message: &[u8], host: &str, scanning: bool) -> Option<Vec<u8
     let mut out: Option<Vec<u8>> = None;
     for (n, pair) in starts.windows(2).enumerate() {
         let field = &message[pair[0]..pair[1]];
-        let text = String::from_utf8_lossy(field);
-        let forged = text.split_once(':').is_some_and(|(name, value)| {
-            let name = name.trim().to_ascii_lowercase();
-            if name == "authentication-results" {
-                let id = value
-                    .trim_start()
-                    .split(|c: char| c == ';' || c.is_whitespace() || c == '(')
-                    .next()
-                    .unwrap_or("");
-                id.eq_ignore_ascii_case(host)
+        // Every message passes here: compare names as bytes, decode nothing else.
+        let forged = field.iter().position(|&b| b == b':').is_some_and(|colon| {
+            let name = field[..colon].trim_ascii();
+            if name.eq_ignore_ascii_case(b"authentication-results") {
+                let value = field[colon + 1..].trim_ascii_start();
+                let id_len = value
+                    .iter()
+                    .position(|&b| b == b';' || b == b'(' || b.is_ascii_whitespace())
+                    .unwrap_or(value.len());
+                value[..id_len].eq_ignore_ascii_case(host.as_bytes())
             } else {
-                scanning && OURS.contains(&name.as_str())
+                scanning && OURS.iter().any(|o| name.eq_ignore_ascii_case(o.as_bytes()))
             }
         });
         match (&mut out, forged) {
