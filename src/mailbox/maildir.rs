@@ -277,11 +277,13 @@ impl Store {
         lock(&self.usage).remove(maildir);
     }
 
+    /// `<secs>.M<micros, 6 digits>P<pid>Q<seq>.<host>,S=<size>`: the micros are padded so that
+    /// names sort in delivery order within a second.
     fn unique_name(&self, size: usize) -> String {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         format!(
-            "{}.M{}P{}Q{}.{},S={}",
+            "{}.M{:06}P{}Q{}.{},S={}",
             now.as_secs(),
             now.subsec_micros(),
             std::process::id(),
