@@ -13,8 +13,8 @@ use tracing::{info, warn};
 use crate::smtp::Services;
 
 /// Accepts connections on `listener` until shutdown and runs `session` for each in its own
-/// task. A client over the connection limits gets `busy` (when the listener speaks plain
-/// text first) and is closed.
+/// task. A client over the connection limits of the listener called `name` gets `busy` (when
+/// the listener speaks plain text first) and is closed.
 pub async fn accept_loop<F, Fut>(
     listener: TcpListener,
     name: String,
@@ -43,7 +43,7 @@ pub async fn accept_loop<F, Fut>(
             }
         };
         let _ = stream.set_nodelay(true);
-        let Some(slot) = svc.connections.acquire(peer.ip()) else {
+        let Some(slot) = svc.connections.acquire(&name, peer.ip()) else {
             info!(listener = %name, peer = %peer, "refused: connection limit");
             if let Some(msg) = &busy {
                 let _ = tokio::time::timeout(Duration::from_secs(5), stream.write_all(msg)).await;

@@ -24,6 +24,7 @@ fn fixture() -> &'static Fixture {
                 command: Duration::from_secs(5),
                 data: Duration::from_secs(5),
                 tls: Duration::from_secs(2),
+                ..Timeouts::default()
             }),
         )
     })

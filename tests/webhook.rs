@@ -261,6 +261,22 @@ fn webhook_delivers_local_mail_over_https() {
         ],
     );
     assert_eq!(too_big.status, 413, "{}", too_big.body);
+    // Issue 10, case 14: under the limit as sent, over it once every bare LF is a CRLF
+    // (1,040,000 LFs under a 1 MiB limit were stored as 2 MB). Here: 200 KiB of LFs.
+    let mut lfs = message("lfs", "x@elsewhere.example");
+    lfs.extend(std::iter::repeat_n(b'\n', 200 * 1024));
+    assert!(lfs.len() < 256 * 1024);
+    let before = h.y.messages("alice@example.test").len();
+    let expanded = h.post(
+        &lfs,
+        &[
+            &auth,
+            "Mail-From: x@elsewhere.example",
+            "Rcpt-To: alice@example.test",
+        ],
+    );
+    assert_eq!(expanded.status, 413, "{}", expanded.body);
+    assert_eq!(h.y.messages("alice@example.test").len(), before, "nothing stored");
 
     // DMARC p=reject for an unsigned spoof: 422, nothing stored.
     let spoof = h.post(

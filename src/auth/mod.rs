@@ -265,11 +265,72 @@ impl Bans {
     }
 }
 
-/// Concurrent connection limits: in total and per client IP.
+/// Failed logins one session may make before it is closed, whatever the ban settings.
+pub const MAX_FAILED_LOGINS_PER_SESSION: u32 = 3;
+
+/// What a login attempt on a session came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Login {
+    /// Logged in as this account address.
+    Ok(String),
+    /// Wrong name or password. `close`: the session has used up its attempts, or this
+    /// failure banned the address: end it.
+    Invalid {
+        /// End the session.
+        close: bool,
+    },
+    /// The client's address is banned: the password was not even checked (a ban applies to
+    /// sessions opened before it, too). End the session.
+    Banned,
+    /// The verifier could not run; try again later.
+    Temporary,
+}
+
+/// One login attempt, as every protocol makes it: the ban is checked first (so a session
+/// opened before the ban cannot keep guessing, nor log in with the right password), failures
+/// count towards the address's ban and the session's own cap of
+/// [`MAX_FAILED_LOGINS_PER_SESSION`].
+pub async fn attempt_login(
+    directory: &Directory,
+    bans: &Bans,
+    ip: IpAddr,
+    session_failures: &mut u32,
+    login: &str,
+    password: &str,
+) -> Login {
+    if bans.is_banned(ip) {
+        return Login::Banned;
+    }
+    match directory.verify(login, password).await {
+        Ok(address) => {
+            bans.record_success(ip);
+            Login::Ok(address)
+        }
+        Err(AuthError::Temporary) => Login::Temporary,
+        Err(AuthError::Invalid) => {
+            *session_failures += 1;
+            let banned = bans.record_failure(ip);
+            Login::Invalid {
+                close: banned || *session_failures >= MAX_FAILED_LOGINS_PER_SESSION,
+            }
+        }
+    }
+}
+
+/// Concurrent connection limits, per listener: in total and per client IP. Each listener has
+/// a pool of its own, so strangers filling the MX port never lock users out of IMAP,
+/// submission or the health check.
 #[derive(Debug)]
 pub struct ConnectionLimits {
-    total: Arc<Semaphore>,
+    total: u32,
     per_ip: u32,
+    pools: Mutex<HashMap<String, Arc<Pool>>>,
+}
+
+/// One listener's connections.
+#[derive(Debug)]
+struct Pool {
+    total: Arc<Semaphore>,
     by_ip: Arc<Mutex<HashMap<IpAddr, u32>>>,
 }
 
@@ -294,19 +355,29 @@ impl Drop for ConnectionSlot {
 }
 
 impl ConnectionLimits {
-    /// `total` connections, `per_ip` from one address.
+    /// `total` connections on each listener, `per_ip` from one address on each listener.
     pub fn new(total: u32, per_ip: u32) -> Self {
         ConnectionLimits {
-            total: Arc::new(Semaphore::new(total as usize)),
+            total,
             per_ip,
-            by_ip: Arc::new(Mutex::new(HashMap::new())),
+            pools: Mutex::new(HashMap::new()),
         }
     }
 
-    /// A slot for a new connection from `ip`, or `None` when a limit is reached.
-    pub fn acquire(&self, ip: IpAddr) -> Option<ConnectionSlot> {
-        let permit = self.total.clone().try_acquire_owned().ok()?;
-        let mut m = lock(&self.by_ip);
+    /// A slot for a new connection from `ip` on `listener`, or `None` when one of that
+    /// listener's limits is reached.
+    pub fn acquire(&self, listener: &str, ip: IpAddr) -> Option<ConnectionSlot> {
+        let pool = lock(&self.pools)
+            .entry(listener.to_owned())
+            .or_insert_with(|| {
+                Arc::new(Pool {
+                    total: Arc::new(Semaphore::new(self.total as usize)),
+                    by_ip: Arc::new(Mutex::new(HashMap::new())),
+                })
+            })
+            .clone();
+        let permit = pool.total.clone().try_acquire_owned().ok()?;
+        let mut m = lock(&pool.by_ip);
         let n = m.entry(ip).or_insert(0);
         if *n >= self.per_ip {
             return None;
@@ -315,7 +386,7 @@ impl ConnectionLimits {
         Some(ConnectionSlot {
             _total: permit,
             ip,
-            by_ip: self.by_ip.clone(),
+            by_ip: pool.by_ip.clone(),
         })
     }
 }
@@ -381,12 +452,112 @@ mod tests {
     fn connection_limits_release_on_drop() {
         let l = ConnectionLimits::new(3, 2);
         let ip: IpAddr = "192.0.2.1".parse().unwrap();
-        let a = l.acquire(ip).unwrap();
-        let _b = l.acquire(ip).unwrap();
-        assert!(l.acquire(ip).is_none(), "per-IP limit");
-        let _c = l.acquire("192.0.2.2".parse().unwrap()).unwrap();
-        assert!(l.acquire("192.0.2.3".parse().unwrap()).is_none(), "total limit");
+        let a = l.acquire("smtp", ip).unwrap();
+        let _b = l.acquire("smtp", ip).unwrap();
+        assert!(l.acquire("smtp", ip).is_none(), "per-IP limit");
+        let _c = l.acquire("smtp", "192.0.2.2".parse().unwrap()).unwrap();
+        assert!(
+            l.acquire("smtp", "192.0.2.3".parse().unwrap()).is_none(),
+            "total limit"
+        );
         drop(a);
-        assert!(l.acquire(ip).is_some());
+        assert!(l.acquire("smtp", ip).is_some());
+    }
+
+    #[test]
+    fn a_full_listener_leaves_the_others_alone() {
+        // Issue 10, case 7: strangers filling port 25 locked users out of IMAPS and /healthz.
+        let l = ConnectionLimits::new(2, 2);
+        let stranger: IpAddr = "192.0.2.1".parse().unwrap();
+        let _held: Vec<_> = (0..2).map(|_| l.acquire("smtp", stranger).unwrap()).collect();
+        assert!(l.acquire("smtp", "192.0.2.9".parse().unwrap()).is_none());
+        assert!(l.acquire("imaps", stranger).is_some());
+        assert!(l.acquire("http", "192.0.2.9".parse().unwrap()).is_some());
+    }
+
+    #[tokio::test]
+    async fn bans_stop_sessions_opened_before_them() {
+        // Issue 10, case 9: a session opened before the ban kept guessing, and the right
+        // password still logged in on it.
+        const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$jGeMXANpfiemq/i9LDa6ug$oGD23m3qvii2iTtKHk3Sxsa151Oy3hsOO6aq/gzEQXE";
+        let account = Account {
+            address: "alice@example.test".into(),
+            password_hash: HASH.into(),
+            disabled: false,
+        };
+        let d = Directory {
+            accounts: HashMap::from([(account.address.clone(), account)]),
+            alias_domains: HashMap::new(),
+            verifications: Arc::new(Semaphore::new(1)),
+            verified: VerifiedCache::new(),
+        };
+        let bans = Bans::new(5, Duration::from_secs(60), Duration::from_secs(60));
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let (mut old_session, mut other) = (0, 0);
+        // The long-open session fails twice, then another session from the address makes
+        // the failures that ban it.
+        for _ in 0..2 {
+            assert_eq!(
+                attempt_login(&d, &bans, ip, &mut old_session, "alice@example.test", "x").await,
+                Login::Invalid { close: false }
+            );
+        }
+        assert_eq!(
+            attempt_login(&d, &bans, ip, &mut other, "alice@example.test", "x").await,
+            Login::Invalid { close: false }
+        );
+        assert_eq!(
+            attempt_login(&d, &bans, ip, &mut other, "alice@example.test", "x").await,
+            Login::Invalid { close: false }
+        );
+        assert_eq!(
+            attempt_login(&d, &bans, ip, &mut other, "alice@example.test", "x").await,
+            Login::Invalid { close: true },
+            "the failure that bans closes its session"
+        );
+        assert_eq!(
+            attempt_login(
+                &d,
+                &bans,
+                ip,
+                &mut old_session,
+                "alice@example.test",
+                "alice-password"
+            )
+            .await,
+            Login::Banned,
+            "the right password on a session opened before the ban is refused"
+        );
+        assert_eq!(
+            old_session, 2,
+            "a refused attempt does not even reach the verifier"
+        );
+    }
+
+    #[tokio::test]
+    async fn sessions_get_three_attempts() {
+        const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$jGeMXANpfiemq/i9LDa6ug$oGD23m3qvii2iTtKHk3Sxsa151Oy3hsOO6aq/gzEQXE";
+        let account = Account {
+            address: "alice@example.test".into(),
+            password_hash: HASH.into(),
+            disabled: false,
+        };
+        let d = Directory {
+            accounts: HashMap::from([(account.address.clone(), account)]),
+            alias_domains: HashMap::new(),
+            verifications: Arc::new(Semaphore::new(1)),
+            verified: VerifiedCache::new(),
+        };
+        let bans = Bans::new(100, Duration::from_secs(60), Duration::from_secs(60));
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let mut n = 0;
+        let mut closes = Vec::new();
+        for _ in 0..MAX_FAILED_LOGINS_PER_SESSION {
+            match attempt_login(&d, &bans, ip, &mut n, "alice@example.test", "wrong").await {
+                Login::Invalid { close } => closes.push(close),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(closes, vec![false, false, true]);
     }
 }

@@ -166,6 +166,16 @@ where
         Ok(b) => b,
         Err(why) => return error(400, why),
     };
+    // The limit is on what is stored: bare LFs became CRLFs above.
+    if body.len() as u64 > svc.limits.message_size_bytes {
+        return error(
+            413,
+            &format!(
+                "message larger than the limit of {} bytes once its line endings are CRLF",
+                svc.limits.message_size_bytes
+            ),
+        );
+    }
     let body = headers::strip_forged(&body, &svc.hostname, svc.scanner.is_some()).unwrap_or(body);
     let id = crate::queue::new_id();
     let started = std::time::Instant::now();

@@ -264,7 +264,14 @@ pub enum Command {
 pub struct Parser<'a> {
     buf: &'a [u8],
     pos: usize,
+    /// Nesting of search keys so far (parentheses, NOT, OR).
+    depth: u32,
 }
+
+/// Deepest nesting of search keys (parentheses, `NOT`, `OR`) a command may use. Real clients
+/// nest a few levels (Thunderbird's `OR OR OR …` for an address list: one per address); the
+/// parser, the matcher and the drop of the key tree all recurse once per level.
+pub const MAX_SEARCH_DEPTH: u32 = 64;
 
 const MONTHS: [&str; 12] = [
     "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
@@ -273,7 +280,11 @@ const MONTHS: [&str; 12] = [
 impl<'a> Parser<'a> {
     /// A parser over `buf`.
     pub fn new(buf: &'a [u8]) -> Self {
-        Parser { buf, pos: 0 }
+        Parser {
+            buf,
+            pos: 0,
+            depth: 0,
+        }
     }
 
     fn peek(&self) -> Option<u8> {
@@ -746,7 +757,20 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// `search-key` (RFC 9051 §9), at most [`MAX_SEARCH_DEPTH`] levels deep.
     fn search_key(&mut self) -> R<SearchKey> {
+        if self.depth >= MAX_SEARCH_DEPTH {
+            return err(format!(
+                "search keys nested more than {MAX_SEARCH_DEPTH} levels deep"
+            ));
+        }
+        self.depth += 1;
+        let key = self.search_key_at_depth();
+        self.depth -= 1;
+        key
+    }
+
+    fn search_key_at_depth(&mut self) -> R<SearchKey> {
         use SearchKey as K;
         if self.maybe(b'(') {
             let mut keys = Vec::new();
@@ -1254,6 +1278,16 @@ fn is_astring_char(c: u8) -> bool {
     is_atom_char(c) || c == b']'
 }
 
+/// The tag and the command name (upper case) of a line, without reading the arguments: the
+/// session checks that the command is allowed in its state before the arguments are parsed.
+pub fn command_name(line: &[u8]) -> Option<(String, String)> {
+    let mut p = Parser::new(line);
+    let tag = p.tag().ok()?;
+    p.sp().ok()?;
+    let name = p.word();
+    (!name.is_empty()).then_some((tag, name))
+}
+
 /// Parses `tag SP command` (the line without CRLF, literals inline).
 pub fn parse(line: &[u8]) -> Result<(String, Command), (Option<String>, ParseError)> {
     let mut p = Parser::new(line);
@@ -1380,6 +1414,39 @@ mod tests {
         assert_eq!(date, Some(1_795_345_200));
         assert_eq!(data, b"hello");
         assert!(parse(b"a SEARCH CHARSET KOI8-R TEXT x").is_err());
+    }
+
+    #[test]
+    fn search_nesting_has_a_budget() {
+        // Issue 10, case 1: a recursion per level overflowed the worker's stack.
+        let deep = format!("a SEARCH {}ALL{}", "(".repeat(5000), ")".repeat(5000));
+        let (tag, e) = parse(deep.as_bytes()).unwrap_err();
+        assert_eq!(tag.as_deref(), Some("a"));
+        assert!(e.0.contains("nested"), "{}", e.0);
+        let nots = format!("a SEARCH {}ALL", "NOT ".repeat(15_000));
+        assert!(parse(nots.as_bytes()).is_err());
+        let ors = format!("a UID SEARCH {}{}ALL", "OR ".repeat(8000), "ALL ".repeat(8000));
+        assert!(parse(ors.as_bytes()).is_err());
+        let fine = format!("a SEARCH {}ALL{}", "(".repeat(60), ")".repeat(60));
+        assert!(parse(fine.as_bytes()).is_ok());
+        let mixed = format!("a SEARCH {}ALL{}", "NOT (".repeat(31), ")".repeat(31));
+        assert!(parse(mixed.as_bytes()).is_ok(), "62 levels");
+        let mixed = format!("a SEARCH {}ALL{}", "NOT (".repeat(33), ")".repeat(33));
+        assert!(parse(mixed.as_bytes()).is_err(), "66 levels");
+    }
+
+    #[test]
+    fn command_names_without_arguments() {
+        assert_eq!(
+            command_name(b"a1 uid fetch 1 FLAGS"),
+            Some(("a1".into(), "UID".into()))
+        );
+        assert_eq!(
+            command_name(b"a1 SEARCH ((((("),
+            Some(("a1".into(), "SEARCH".into()))
+        );
+        assert_eq!(command_name(b"a1"), None);
+        assert_eq!(command_name(b" x"), None);
     }
 
     #[test]

@@ -21,6 +21,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use super::parse::{self, Command, SeqSet, StoreOp};
 use super::search::{self, Candidate, Content, SearchKey};
 use super::write::{astring, string};
+use crate::auth::Login;
 use crate::mailbox::index::{DELETED, Flags, Folder, IndexError, SEEN};
 use crate::mailbox::mutf7;
 use crate::smtp::Services;
@@ -28,6 +29,9 @@ use crate::smtp::conn::{Conn, Line, ReadError, Stream};
 
 /// Longest command line (without literals).
 const MAX_LINE: usize = 64 * 1024;
+/// Before login, the longest command line, and the most literal bytes one command may carry:
+/// a login name and a password, never a message.
+const PREAUTH_MAX: usize = 8 * 1024;
 /// Idle time before logging out an authenticated client (RFC 9051 §5.4: at least 30 minutes).
 const AUTH_TIMEOUT: Duration = Duration::from_secs(31 * 60);
 /// Idle time before dropping a client that has not logged in.
@@ -75,6 +79,7 @@ pub(super) struct Session<IO> {
     /// CONDSTORE enabled (MODSEQ in FETCH responses).
     pub condstore: bool,
     errors: u32,
+    auth_failures: u32,
 }
 
 /// Serves one IMAP connection.
@@ -122,6 +127,7 @@ async fn run_session<IO>(
             rev2: false,
             condstore: false,
             errors: 0,
+            auth_failures: 0,
         };
         s.run(preauth).await;
         s.conn.close().await;
@@ -135,6 +141,7 @@ fn index_error(e: &IndexError) -> String {
         IndexError::NoSuchFolder => "[NONEXISTENT] No such mailbox".into(),
         IndexError::Exists => "[ALREADYEXISTS] Mailbox already exists".into(),
         IndexError::BadName(m) => format!("[CANNOT] {m}"),
+        IndexError::Limit(m) => format!("[LIMIT] {m}"),
         IndexError::NotAllowed(m) => format!("[CANNOT] {m}"),
         IndexError::Gone(_) => "[EXPUNGEISSUED] Some messages were expunged".into(),
         IndexError::Io(_) | IndexError::Db(_) => "[SERVERBUG] Internal error, try again".into(),
@@ -195,7 +202,10 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
     }
 
     async fn run(&mut self, preauth: Option<String>) {
+        // Until login, the whole session has a deadline (not only each read).
+        self.conn.deadline = Some(tokio::time::Instant::now() + self.svc.timeouts.login);
         if let Some(user) = preauth {
+            self.conn.deadline = None;
             if let Err(e) = self.svc.index.ensure_account(&user).await {
                 warn!(error = %e, "cannot prepare the account's folders");
                 self.untagged("BYE [UNAVAILABLE] Mailbox not available");
@@ -261,6 +271,17 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                 Err(ReadError::Closed) => return,
             };
             self.conn.idle = false;
+            if let Some((tag, name)) = parse::command_name(&buf)
+                && let Err(why) = self.permitted(&name)
+            {
+                self.errors += 1;
+                self.tagged(&tag, "BAD", why);
+                if self.errors >= MAX_ERRORS {
+                    self.untagged("BYE Too many errors");
+                    return;
+                }
+                continue;
+            }
             let flow = match parse::parse(&buf) {
                 Ok((tag, cmd)) => self.dispatch(&tag, cmd).await,
                 Err((tag, e)) => {
@@ -298,13 +319,25 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
 
     /// Reads a command with its literals. `Ok(None)`: a refused literal was handled.
     async fn read_command(&mut self) -> Result<Option<Vec<u8>>, ReadError> {
-        let limit = self.svc.limits.message_size_bytes.max(64 * 1024);
+        let authenticated = self.user.is_some();
+        let (max_line, limit) = if authenticated {
+            (MAX_LINE, self.svc.limits.message_size_bytes.max(64 * 1024))
+        } else {
+            (PREAUTH_MAX, PREAUTH_MAX as u64)
+        };
         let mut buf: Vec<u8> = Vec::new();
         loop {
-            let line = match self.conn.read_line(MAX_LINE, self.timeout()).await? {
+            let line = match self.conn.read_line(max_line, self.timeout()).await? {
                 Line::Text(t) => t,
-                Line::TooLong => {
-                    self.untagged("BAD [TOOBIG] Command line too long");
+                Line::TooLong(head) => {
+                    // The tag starts the command: in this line, or in the first one of a
+                    // command whose literal this line follows.
+                    let first = if buf.is_empty() { &head } else { &buf };
+                    let tag = parse::Parser::new(first).tag().ok();
+                    match tag {
+                        Some(tag) => self.tagged(&tag, "BAD", "[TOOBIG] Command line too long"),
+                        None => self.untagged("BAD [TOOBIG] Command line too long"),
+                    }
                     return Ok(None);
                 }
             };
@@ -312,9 +345,16 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             let Some((n, sync)) = literal_suffix(&line) else {
                 return Ok(Some(buf));
             };
-            if n > limit || buf.len() as u64 + n > limit + MAX_LINE as u64 {
+            if n > limit || buf.len() as u64 + n > limit + max_line as u64 {
                 let tag =
                     String::from_utf8_lossy(buf.split(|b| *b == b' ').next().unwrap_or(b"*")).into_owned();
+                if !authenticated && !sync {
+                    // RFC 7888 §4: a server may close the connection rather than read an
+                    // over-long non-synchronising literal; before login it always does.
+                    self.tagged(&tag, "BAD", "[TOOBIG] Literal too large before login");
+                    self.untagged("BYE [TOOBIG] Literal too large before login");
+                    return Err(ReadError::Closed);
+                }
                 if !sync {
                     // The client sends it anyway: read and drop it.
                     self.conn.read_exact_into(n, self.timeout(), |_| {}).await?;
@@ -351,31 +391,30 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
         }
     }
 
-    async fn dispatch(&mut self, tag: &str, cmd: Command) -> Flow {
+    /// Whether the command named `name` may run in the session's state (RFC 9051 §3): checked
+    /// before its arguments are parsed, so a client that has not logged in gets no further
+    /// than the command name.
+    fn permitted(&self, name: &str) -> Result<(), &'static str> {
         let authenticated = self.user.is_some();
         let selected = self.sel.is_some();
-        let allowed = match &cmd {
-            Command::Capability | Command::Noop | Command::Logout | Command::Id(_) => true,
-            Command::StartTls | Command::Authenticate(..) | Command::Login(..) => !authenticated,
-            Command::Check
-            | Command::Close
-            | Command::Unselect
-            | Command::Expunge(_)
-            | Command::Search { .. }
-            | Command::Fetch { .. }
-            | Command::Store { .. }
-            | Command::Copy { .. } => selected,
+        let allowed = match name {
+            "CAPABILITY" | "NOOP" | "LOGOUT" | "ID" => true,
+            "STARTTLS" | "AUTHENTICATE" | "LOGIN" => !authenticated,
+            "CHECK" | "CLOSE" | "UNSELECT" | "EXPUNGE" | "SEARCH" | "FETCH" | "STORE" | "COPY" | "MOVE"
+            | "UID" => selected,
             _ => authenticated,
         };
-        if !allowed {
-            let why = if authenticated {
-                "No mailbox selected"
-            } else {
-                "Log in first"
-            };
-            self.tagged(tag, "BAD", why);
-            return Flow::Continue;
+        match (allowed, authenticated) {
+            (true, _) => Ok(()),
+            (false, true) if matches!(name, "STARTTLS" | "AUTHENTICATE" | "LOGIN") => {
+                Err("Already logged in")
+            }
+            (false, true) => Err("No mailbox selected"),
+            (false, false) => Err("Log in first"),
         }
+    }
+
+    async fn dispatch(&mut self, tag: &str, cmd: Command) -> Flow {
         match cmd {
             Command::Capability => {
                 let caps = self.capabilities();
@@ -643,9 +682,18 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
     }
 
     async fn finish_login(&mut self, tag: &str, login: &str, password: &str) -> Flow {
-        match self.svc.directory.get().verify(login, password).await {
-            Ok(address) => {
-                self.svc.bans.record_success(self.peer.ip());
+        let directory = self.svc.directory.get();
+        let outcome = crate::auth::attempt_login(
+            &directory,
+            &self.svc.bans,
+            self.peer.ip(),
+            &mut self.auth_failures,
+            login,
+            password,
+        )
+        .await;
+        match outcome {
+            Login::Ok(address) => {
                 if let Err(e) = self.svc.index.ensure_account(&address).await {
                     warn!(error = %e, "cannot prepare the account's folders");
                     self.tagged(tag, "NO", "[UNAVAILABLE] Mailbox not available, try again");
@@ -653,19 +701,24 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                 }
                 info!(user = %address, "logged in");
                 self.user = Some(address);
+                self.conn.deadline = None;
                 let caps = self.capabilities();
                 self.tagged(tag, "OK", &format!("[CAPABILITY {caps}] Logged in"));
                 Flow::Continue
             }
-            Err(crate::auth::AuthError::Temporary) => {
+            Login::Temporary => {
                 self.tagged(tag, "NO", "[UNAVAILABLE] Temporary failure, try again");
                 Flow::Continue
             }
-            Err(crate::auth::AuthError::Invalid) => {
-                let banned = self.svc.bans.record_failure(self.peer.ip());
-                warn!(login = %login, banned, "authentication failed");
+            Login::Banned => {
+                info!(login = %login, "login refused: the address is banned");
+                self.untagged("BYE [UNAVAILABLE] Too many failed logins from your address, try again later");
+                Flow::Close
+            }
+            Login::Invalid { close } => {
+                warn!(login = %login, close, "authentication failed");
                 self.tagged(tag, "NO", "[AUTHENTICATIONFAILED] Authentication failed");
-                if banned {
+                if close {
                     self.untagged("BYE [UNAVAILABLE] Too many failed logins");
                     return Flow::Close;
                 }
@@ -699,7 +752,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             Some(i) => i,
             None => {
                 self.conn.write_raw(b"+ \r\n");
-                match self.conn.read_line(MAX_LINE, self.timeout()).await {
+                match self.conn.read_line(PREAUTH_MAX, self.timeout()).await {
                     Ok(Line::Text(t)) => String::from_utf8_lossy(&t).into_owned(),
                     _ => return Flow::Close,
                 }
@@ -934,21 +987,28 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             return;
         }
         let reference = self.decode_name(reference).unwrap_or_default();
+        let compiled: Vec<super::list::Pattern> = patterns
+            .iter()
+            .map(|p| {
+                let p = self.decode_name(p).unwrap_or_else(|| p.clone());
+                super::list::compile(&format!("{reference}{p}"))
+            })
+            .collect();
+        // Every folder that has a child: the parents of every name.
+        let parents: std::collections::HashSet<&str> = folders
+            .iter()
+            .flat_map(|f| f.name.match_indices('.').map(|(i, _)| &f.name[..i]))
+            .collect();
         let mut out = Vec::new();
         for f in &folders {
-            let matched = patterns.iter().any(|p| {
-                let p = self.decode_name(p).unwrap_or_else(|| p.clone());
-                super::list::matches(&format!("{reference}{p}"), &f.name)
-            });
+            let matched = compiled.iter().any(|p| p.matches(&f.name));
             if !matched || ((subscribed_only || lsub) && !f.subscribed) {
                 continue;
             }
             if special_use_only && f.special_use.is_none() {
                 continue;
             }
-            let children = folders
-                .iter()
-                .any(|c| c.name.starts_with(&format!("{}.", f.name)));
+            let children = parents.contains(f.name.as_str());
             let mut attrs = vec![
                 if children {
                     "\\HasChildren"

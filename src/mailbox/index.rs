@@ -218,6 +218,10 @@ pub enum IndexError {
     /// The name is not acceptable.
     #[error("{0}")]
     BadName(String),
+    /// A limit of the store: the name is too long for the file system once encoded, or the
+    /// account has as many folders as it may.
+    #[error("{0}")]
+    Limit(String),
     /// The operation is not allowed on this folder.
     #[error("{0}")]
     NotAllowed(String),
@@ -903,10 +907,32 @@ pub fn check_name(name: &str) -> Result<String, IndexError> {
         )));
     }
     // INBOX's children keep the upper-case prefix.
-    if name.len() > 6 && name[..6].eq_ignore_ascii_case("INBOX.") {
-        return Ok(format!("INBOX.{}", &name[6..]));
+    if let Some(rest) = name.get(6..)
+        && name.len() > 6
+        && name.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("INBOX."))
+    {
+        return Ok(format!("INBOX.{rest}"));
     }
     Ok(name.to_owned())
+}
+
+/// The longest file name most file systems take (ext4, XFS, btrfs: 255 bytes).
+const MAX_FILE_NAME: usize = 255;
+
+/// Most folders one account may have.
+pub const MAX_FOLDERS: usize = 5_000;
+
+/// Checks that the folder `name` fits on disk: Maildir++ stores every level of it in one
+/// directory name, `.` + the modified UTF-7 of the name (127 × `é` is 255 bytes of UTF-8 but
+/// 344 once encoded).
+pub fn check_disk_name(name: &str) -> Result<(), IndexError> {
+    let on_disk = 1 + mutf7::encode(name).len();
+    if on_disk > MAX_FILE_NAME {
+        return Err(IndexError::Limit(format!(
+            "mailbox name too long: it takes {on_disk} bytes on disk, at most {MAX_FILE_NAME} fit"
+        )));
+    }
+    Ok(())
 }
 
 impl Index {
@@ -1098,7 +1124,13 @@ impl Index {
         if existing.contains(&name) {
             return Err(IndexError::Exists);
         }
+        check_disk_name(&name)?;
         let parts: Vec<&str> = name.split('.').collect();
+        if existing.len() + parts.len() > MAX_FOLDERS {
+            return Err(IndexError::Limit(format!(
+                "an account has at most {MAX_FOLDERS} folders"
+            )));
+        }
         for i in 1..parts.len() {
             let parent = parts[..i].join(".");
             if parent != "INBOX" && !existing.contains(&parent) {
@@ -1167,8 +1199,12 @@ impl Index {
             .into_iter()
             .filter(|n| *n == from || n.starts_with(&format!("{from}.")))
             .collect();
+        // Every new name must fit before anything moves.
         for old in &moving {
-            let new = format!("{to}{}", &old[from.len()..]);
+            check_disk_name(&format!("{to}{}", old.get(from.len()..).unwrap_or_default()))?;
+        }
+        for old in &moving {
+            let new = format!("{to}{}", old.get(from.len()..).unwrap_or_default());
             let (od, nd) = (self.dir_of(account, old)?, self.dir_of(account, &new)?);
             fs::rename(&od, &nd)?;
             sqlx::query("UPDATE folders SET name = ? WHERE account = ? AND name = ?")
@@ -1233,5 +1269,21 @@ mod tests {
         assert!(check_name(".a").is_err());
         assert!(check_name("a..b").is_err());
         assert_eq!(check_name("Archive.2026").unwrap(), "Archive.2026");
+        // A multi-byte character right after "INBOX" used to be sliced in half.
+        assert_eq!(check_name("INBOXé").unwrap(), "INBOXé");
+        assert_eq!(check_name("inbox.é").unwrap(), "INBOX.é");
+    }
+
+    #[test]
+    fn names_that_do_not_fit_on_disk_are_a_limit() {
+        // Issue 10, case 5: legal IMAP names whose Maildir++ directory is over 255 bytes.
+        let ascii = "a".repeat(255);
+        assert!(check_name(&ascii).is_ok());
+        assert!(matches!(check_disk_name(&ascii), Err(IndexError::Limit(_))));
+        assert!(check_disk_name(&"a".repeat(254)).is_ok());
+        let accents = "é".repeat(127);
+        assert!(check_name(&accents).is_ok());
+        assert!(matches!(check_disk_name(&accents), Err(IndexError::Limit(_))));
+        assert!(check_disk_name(&"é".repeat(60)).is_ok());
     }
 }

@@ -9,7 +9,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tracing::{Instrument, info, info_span, warn};
 
 use super::Pop3Listener;
-use crate::auth::AuthError;
+use crate::auth::Login;
 use crate::mailbox::index::{AccountLock, Flags, Folder, IndexError, SEEN};
 use crate::smtp::Services;
 use crate::smtp::conn::{Conn, Line, ReadError, Stream};
@@ -46,6 +46,7 @@ struct Session<IO> {
     user: Option<String>,
     drop: Option<(String, Maildrop)>,
     errors: u32,
+    auth_failures: u32,
 }
 
 enum Flow {
@@ -69,6 +70,7 @@ where
             user: None,
             drop: None,
             errors: 0,
+            auth_failures: 0,
         };
         s.run().await;
         s.conn.close().await;
@@ -117,6 +119,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
     }
 
     async fn run(&mut self) {
+        // Until login, the whole session has a deadline (not only each read).
+        self.conn.deadline = Some(tokio::time::Instant::now() + self.svc.timeouts.login);
         if self.listener.implicit_tls {
             let Some(acceptor) = self.svc.tls.clone() else {
                 return;
@@ -144,7 +148,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             }
             let line = match self.conn.read_line(MAX_LINE, TIMEOUT).await {
                 Ok(Line::Text(t)) => t,
-                Ok(Line::TooLong) => {
+                Ok(Line::TooLong(_)) => {
                     self.err("Line too long");
                     continue;
                 }
@@ -312,20 +316,33 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
     }
 
     async fn login(&mut self, login: &str, password: &str) -> Flow {
-        let address = match self.svc.directory.get().verify(login, password).await {
-            Ok(a) => a,
-            Err(AuthError::Temporary) => {
+        let directory = self.svc.directory.get();
+        let outcome = crate::auth::attempt_login(
+            &directory,
+            &self.svc.bans,
+            self.peer.ip(),
+            &mut self.auth_failures,
+            login,
+            password,
+        )
+        .await;
+        let address = match outcome {
+            Login::Ok(a) => a,
+            Login::Temporary => {
                 self.err("[SYS/TEMP] Temporary failure, try again");
                 return Flow::Continue;
             }
-            Err(AuthError::Invalid) => {
-                let banned = self.svc.bans.record_failure(self.peer.ip());
-                warn!(login = %login, banned, "authentication failed");
+            Login::Banned => {
+                info!(login = %login, "login refused: the address is banned");
+                self.err("[AUTH] Too many failed logins from your address, try again later");
+                return Flow::Close;
+            }
+            Login::Invalid { close } => {
+                warn!(login = %login, close, "authentication failed");
                 self.err("[AUTH] Authentication failed");
-                return if banned { Flow::Close } else { Flow::Continue };
+                return if close { Flow::Close } else { Flow::Continue };
             }
         };
-        self.svc.bans.record_success(self.peer.ip());
         let Some(lock) = self.svc.index.lock_pop3(&address) else {
             self.err("[IN-USE] Another POP3 session holds this mailbox");
             return Flow::Continue;
@@ -361,6 +378,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
         let (n, octets) = (drop.items.len(), drop.items.iter().map(|i| i.size).sum::<u64>());
         info!(user = %address, messages = n, "logged in");
         self.drop = Some((address, drop));
+        self.conn.deadline = None;
         self.ok(&format!("Logged in, {n} messages ({octets} octets)"));
         Flow::Continue
     }

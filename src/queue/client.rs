@@ -180,6 +180,11 @@ pub enum Outcome {
     Failed(String),
 }
 
+/// Most lines one server reply may have (an EHLO reply has a dozen or two).
+const MAX_REPLY_LINES: usize = 100;
+/// Most bytes one server reply may have.
+const MAX_REPLY_BYTES: usize = 64 * 1024;
+
 /// An open SMTP session.
 pub struct Connection {
     stream: Stream,
@@ -226,19 +231,30 @@ fn is_ascii(s: &str) -> bool {
 }
 
 impl Connection {
+    /// Reads one reply (RFC 5321 §4.2: `Reply-line = *( Reply-code "-" [ textstring ] CRLF )
+    /// Reply-code [ SP textstring ] CRLF`), bounded: at most [`MAX_REPLY_LINES`] lines and
+    /// [`MAX_REPLY_BYTES`] in all, and the whole reply within the timeout (a hostile server
+    /// trickling continuation lines forever is cut off).
     async fn read_reply(&mut self) -> Result<ServerReply, ClientError> {
+        let deadline = tokio::time::Instant::now() + self.timeout;
         let mut text = Vec::new();
+        let mut total = 0usize;
         loop {
+            if text.len() >= MAX_REPLY_LINES {
+                return Err(ClientError::Protocol(format!(
+                    "reply of more than {MAX_REPLY_LINES} lines"
+                )));
+            }
             let line = loop {
                 if let Some(pos) = self.rbuf.iter().position(|b| *b == b'\n') {
                     let line: Vec<u8> = self.rbuf.drain(..=pos).collect();
                     break line;
                 }
-                if self.rbuf.len() > 64 * 1024 {
-                    return Err(ClientError::Protocol("reply line too long".into()));
+                if self.rbuf.len() + total > MAX_REPLY_BYTES {
+                    return Err(ClientError::Protocol("reply too long".into()));
                 }
                 let mut chunk = [0u8; 4096];
-                let n = tokio::time::timeout(self.timeout, self.stream.read(&mut chunk))
+                let n = tokio::time::timeout_at(deadline, self.stream.read(&mut chunk))
                     .await
                     .map_err(|_| ClientError::Timeout("reading a reply"))??;
                 if n == 0 {
@@ -246,6 +262,10 @@ impl Connection {
                 }
                 self.rbuf.extend_from_slice(&chunk[..n]);
             };
+            total += line.len();
+            if total > MAX_REPLY_BYTES {
+                return Err(ClientError::Protocol("reply too long".into()));
+            }
             let line = String::from_utf8_lossy(&line);
             let line = line.trim_end_matches(['\r', '\n']);
             if line.len() < 3 || !line.as_bytes()[..3].iter().all(u8::is_ascii_digit) {
@@ -673,6 +693,65 @@ mod tests {
         assert_eq!(dot_stuff(b"a\r\n.b\r\n..c\r\n"), b"a\r\n..b\r\n...c\r\n.\r\n");
         assert_eq!(dot_stuff(b".x"), b"..x\r\n.\r\n");
         assert_eq!(dot_stuff(b""), b"\r\n.\r\n");
+    }
+
+    /// A server that sends `greeting` and then holds the connection open.
+    async fn hostile_server(greeting: Vec<u8>) -> SocketAddr {
+        use tokio::io::AsyncWriteExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            if let Ok((mut s, _)) = listener.accept().await {
+                let _ = s.write_all(&greeting).await;
+                tokio::time::sleep(Duration::from_secs(30)).await;
+            }
+        });
+        addr
+    }
+
+    fn config(timeout: Duration) -> ClientConfig {
+        ClientConfig {
+            helo: "client.example".into(),
+            tls: TlsMode::None,
+            auth: None,
+            timeout,
+        }
+    }
+
+    #[tokio::test]
+    async fn endless_continuation_lines_are_refused() {
+        // Issue 10, case 10: a hostile MX sent reply continuation lines without end.
+        let mut greeting = Vec::new();
+        for _ in 0..200_000 {
+            greeting.extend_from_slice(b"220-mx.example hello again\r\n");
+        }
+        let addr = hostile_server(greeting).await;
+        let r = Connection::open(addr, "mx.example", &config(Duration::from_secs(20))).await;
+        match r {
+            Err(ClientError::Protocol(why)) => assert!(why.contains("100 lines"), "{why}"),
+            other => panic!("expected a protocol error, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_trickled_reply_times_out_as_a_whole() {
+        use tokio::io::AsyncWriteExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            if let Ok((mut s, _)) = listener.accept().await {
+                for _ in 0..50 {
+                    if s.write_all(b"220-x\r\n").await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        });
+        let started = std::time::Instant::now();
+        let r = Connection::open(addr, "mx.example", &config(Duration::from_secs(1))).await;
+        assert!(matches!(r, Err(ClientError::Timeout(_))), "{r:?}");
+        assert!(started.elapsed() < Duration::from_secs(3));
     }
 
     #[test]

@@ -298,6 +298,15 @@ pub async fn prepare(plan: &Plan, options: Options) -> Result<Prepared, StartErr
         None => None,
     };
     let limits = plan.limits.clone();
+    let spool_dir = data_dir.join("spool");
+    let spool = crate::smtp::spool::Spool::open(
+        spool_dir.clone(),
+        crate::smtp::spool::Spool::load_budget(limits.message_size_bytes),
+    )
+    .map_err(|e| StartError::Io {
+        what: format!("preparing {}", spool_dir.display()),
+        source: e,
+    })?;
     let services = Arc::new(Services {
         hostname: plan.hostname.clone(),
         routing,
@@ -341,6 +350,7 @@ pub async fn prepare(plan: &Plan, options: Options) -> Result<Prepared, StartErr
         db: pool.clone(),
         scanner: crate::scan::Scanner::from_plan(plan),
         webhook,
+        spool: Arc::new(spool),
     });
     Ok(Prepared {
         services,

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::watch;
+use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
@@ -76,9 +77,13 @@ pub enum ReadError {
 pub enum Line {
     /// The line without its CRLF (or bare LF).
     Text(Vec<u8>),
-    /// The line was longer than allowed; it was discarded up to its end.
-    TooLong,
+    /// The line was longer than allowed; it was discarded up to its end, but for its first
+    /// [`TOO_LONG_HEAD`] bytes (an IMAP server answers with the line's tag).
+    TooLong(Vec<u8>),
 }
+
+/// Bytes of an over-long line kept for the reply.
+pub const TOO_LONG_HEAD: usize = 64;
 
 /// A buffered connection.
 pub struct Conn<IO> {
@@ -89,9 +94,15 @@ pub struct Conn<IO> {
     shutdown: watch::Receiver<bool>,
     /// Whether a shutdown may interrupt a read (only while waiting for a command).
     pub idle: bool,
+    /// Reads fail with [`ReadError::Timeout`] after this instant, whatever the timeout of the
+    /// single read: the whole command, message or login phase must be done by then.
+    pub deadline: Option<Instant>,
 }
 
 const READ_CHUNK: usize = 8 * 1024;
+
+/// A client that reads nothing for this long while the server writes to it is dropped.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(300);
 
 impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<IO> {
     /// Wraps a stream.
@@ -103,6 +114,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<IO> {
             wbuf: Vec::new(),
             shutdown,
             idle: true,
+            deadline: None,
         }
     }
 
@@ -140,8 +152,14 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<IO> {
     /// Sends queued replies.
     pub async fn flush(&mut self) -> io::Result<()> {
         if !self.wbuf.is_empty() {
-            self.stream.write_all(&self.wbuf).await?;
-            self.stream.flush().await?;
+            let stream = &mut self.stream;
+            let wbuf = &self.wbuf;
+            tokio::time::timeout(WRITE_TIMEOUT, async {
+                stream.write_all(wbuf).await?;
+                stream.flush().await
+            })
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "the client stopped reading"))??;
             self.wbuf.clear();
         }
         Ok(())
@@ -179,6 +197,13 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<IO> {
         }
         if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 4 {
             self.rbuf.reserve(READ_CHUNK);
+        }
+        let timeout = match self.deadline {
+            Some(d) => d.saturating_duration_since(Instant::now()).min(timeout),
+            None => timeout,
+        };
+        if timeout.is_zero() {
+            return Err(ReadError::Timeout);
         }
         let idle = self.idle;
         let stream = &mut self.stream;
@@ -224,7 +249,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<IO> {
 
     /// Reads one line of at most `max` bytes (without its terminator).
     pub async fn read_line(&mut self, max: usize, timeout: Duration) -> Result<Line, ReadError> {
-        let mut discarding = false;
+        let mut discarded: Option<Vec<u8>> = None;
         loop {
             let buf = &self.rbuf[self.rpos..];
             if let Some(nl) = buf.iter().position(|b| *b == b'\n') {
@@ -232,17 +257,19 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<IO> {
                 if end > 0 && buf[end - 1] == b'\r' {
                     end -= 1;
                 }
-                let line = if discarding || end > max {
-                    Line::TooLong
-                } else {
-                    Line::Text(buf[..end].to_vec())
+                let line = match discarded {
+                    Some(head) => Line::TooLong(head),
+                    None if end > max => Line::TooLong(buf[..end.min(TOO_LONG_HEAD)].to_vec()),
+                    None => Line::Text(buf[..end].to_vec()),
                 };
                 self.consume(nl + 1);
                 return Ok(line);
             }
             if buf.len() > max {
                 // Keep reading, but do not keep the over-long line.
-                discarding = true;
+                if discarded.is_none() {
+                    discarded = Some(buf[..TOO_LONG_HEAD.min(buf.len())].to_vec());
+                }
                 self.rbuf.clear();
                 self.rpos = 0;
             }

@@ -143,10 +143,119 @@ pub fn return_path(sender: &str) -> String {
     format!("Return-Path: <{}>\r\n", clean(sender))
 }
 
+/// Fields a message may have at most once (RFC 5322 §3.6, the table's "max number" column).
+const AT_MOST_ONCE: &[&str] = &[
+    "Date",
+    "From",
+    "Sender",
+    "Reply-To",
+    "To",
+    "Cc",
+    "Bcc",
+    "Message-ID",
+    "In-Reply-To",
+    "References",
+    "Subject",
+];
+
+/// Why a submitted message's header is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeaderProblem {
+    /// A field RFC 5322 §3.6 allows once appears more than once (readers would show one of
+    /// them, checks may look at another: `From: alice` then `From: bob`).
+    Repeated(&'static str),
+    /// A From: address without a domain (`From: alice`, `From: <>`), or a From: field with no
+    /// address at all.
+    FromWithoutDomain,
+}
+
+/// The From: addresses of a submitted message, once its header is sound: every field of
+/// [`AT_MOST_ONCE`] at most once, and every From: address with a local part and a domain.
+/// A message without a From: field gives an empty list.
+pub fn submitted_from(message: &[u8]) -> Result<Vec<String>, HeaderProblem> {
+    let Some(parsed) = mail_parser::MessageParser::default().parse_headers(message) else {
+        return Ok(Vec::new());
+    };
+    let mut seen = [0usize; AT_MOST_ONCE.len()];
+    let mut from = Vec::new();
+    for h in parsed.headers() {
+        let name = match &h.name {
+            mail_parser::HeaderName::Other(n) => n.as_ref(),
+            n => n.as_static_str(),
+        };
+        if let Some(i) = AT_MOST_ONCE.iter().position(|f| f.eq_ignore_ascii_case(name)) {
+            seen[i] += 1;
+            if seen[i] > 1 {
+                return Err(HeaderProblem::Repeated(AT_MOST_ONCE[i]));
+            }
+        }
+        if !name.eq_ignore_ascii_case("From") {
+            continue;
+        }
+        let addrs: Vec<&str> = match &h.value {
+            mail_parser::HeaderValue::Address(a) => a.iter().filter_map(|a| a.address()).collect(),
+            _ => Vec::new(),
+        };
+        if addrs.is_empty() {
+            return Err(HeaderProblem::FromWithoutDomain);
+        }
+        for a in addrs {
+            match a.rsplit_once('@') {
+                Some((local, domain)) if !local.is_empty() && !domain.is_empty() => from.push(a.to_owned()),
+                _ => return Err(HeaderProblem::FromWithoutDomain),
+            }
+        }
+    }
+    Ok(from)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn submitted_headers() {
+        let ok = b"From: Bob <bob@example.test>\r\nTo: a@example.test\r\nSubject: x\r\n\r\nbody\r\n";
+        assert_eq!(submitted_from(ok), Ok(vec!["bob@example.test".to_owned()]));
+        assert_eq!(submitted_from(b"Subject: x\r\n\r\nno from\r\n"), Ok(vec![]));
+        // Issue 10, case 12: a second From: after the spoofed one.
+        let two = b"From: alice@example.test\r\nFrom: bob@example.test\r\nSubject: x\r\n\r\nb\r\n";
+        assert_eq!(submitted_from(two), Err(HeaderProblem::Repeated("From")));
+        for field in ["Sender", "To", "Subject", "Reply-To", "Message-ID", "Date"] {
+            let m = format!(
+                "From: bob@example.test\r\n{field}: x\r\n{}: y\r\n\r\nb\r\n",
+                field.to_lowercase()
+            );
+            assert_eq!(
+                submitted_from(m.as_bytes()),
+                Err(HeaderProblem::Repeated(
+                    AT_MOST_ONCE.iter().find(|f| **f == field).unwrap()
+                )),
+                "{field}"
+            );
+        }
+        // Fields allowed many times stay allowed.
+        let many = b"From: bob@example.test\r\nReceived: a\r\nReceived: b\r\nComments: c\r\nComments: d\r\n\r\nb\r\n";
+        assert!(submitted_from(many).is_ok());
+        for bad in [
+            "From: alice",
+            "From: <>",
+            "From: Alice <alice>",
+            "From: @example.test",
+            "From: alice@",
+        ] {
+            let m = format!("{bad}\r\nSubject: x\r\n\r\nb\r\n");
+            assert_eq!(
+                submitted_from(m.as_bytes()),
+                Err(HeaderProblem::FromWithoutDomain),
+                "{bad}"
+            );
+        }
+        // A group's members count as its addresses.
+        let group = b"From: team: bob@example.test, carol@example.test;\r\n\r\nb\r\n";
+        assert_eq!(submitted_from(group).map(|v| v.len()), Ok(2));
+    }
 
     #[test]
     fn dates() {

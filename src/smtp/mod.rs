@@ -10,6 +10,7 @@ pub mod intake;
 pub mod parse;
 pub mod reply;
 pub mod session;
+pub mod spool;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -31,15 +32,27 @@ use crate::msgauth::dkim::Signer;
 use crate::plan::{self, SmtpRole};
 use crate::queue::Queue;
 
-/// Session timeouts (RFC 5321 §4.5.3.2 gives the minimums a server should allow).
+/// Session timeouts (RFC 5321 §4.5.3.2 gives the minimums a server should allow). Each is a
+/// deadline for a whole step, not only the wait for the next byte: a client that trickles one
+/// byte every few seconds still runs out of time.
 #[derive(Debug, Clone, Copy)]
 pub struct Timeouts {
-    /// Waiting for a command.
+    /// A whole command line, from when the server starts waiting for it (5 minutes).
     pub command: Duration,
-    /// Waiting for the next block of DATA/BDAT.
+    /// Waiting for the next block of DATA/BDAT (3 minutes).
     pub data: Duration,
     /// TLS handshake.
     pub tls: Duration,
+    /// A session that completes no message for this long is closed (421), however busy it
+    /// keeps itself with other commands.
+    pub progress: Duration,
+    /// A message body has at least this long to arrive in full...
+    pub data_floor: Duration,
+    /// ...or longer for large messages: the size limit at this many bytes per second.
+    pub data_min_rate: u64,
+    /// An IMAP or POP3 client has this long from connecting to logging in, however busy it
+    /// keeps itself.
+    pub login: Duration,
 }
 
 impl Default for Timeouts {
@@ -48,7 +61,19 @@ impl Default for Timeouts {
             command: Duration::from_secs(300),
             data: Duration::from_secs(180),
             tls: Duration::from_secs(30),
+            progress: Duration::from_secs(600),
+            data_floor: Duration::from_secs(600),
+            data_min_rate: 16 * 1024,
+            login: Duration::from_secs(180),
         }
+    }
+}
+
+impl Timeouts {
+    /// How long a whole message body of at most `limit` bytes may take to arrive.
+    pub fn data_total(&self, limit: u64) -> Duration {
+        let by_rate = Duration::from_secs(limit / self.data_min_rate.max(1));
+        self.data_floor.max(by_rate)
     }
 }
 
@@ -98,6 +123,8 @@ pub struct Services {
     pub scanner: Option<crate::scan::Scanner>,
     /// The inbound webhook, when the plan has one.
     pub webhook: Option<crate::http::webhook::Webhook>,
+    /// Message bodies being received (on disk past a few hundred KiB).
+    pub spool: Arc<spool::Spool>,
 }
 
 impl std::fmt::Debug for Services {

@@ -88,6 +88,15 @@ impl fmt::Display for Reply {
     }
 }
 
+/// A header field RFC 5322 §3.6 allows once appears more than once.
+pub fn repeated_header(field: &str) -> Reply {
+    Reply::new(
+        550,
+        (5, 6, 0),
+        format!("Message has more than one {field}: header field (RFC 5322 section 3.6)"),
+    )
+}
+
 macro_rules! replies {
     ($( $(#[doc = $doc:literal])* $name:ident => $code:literal ($c:literal, $s:literal, $d:literal) $text:literal; )*) => {
         $(
@@ -128,6 +137,8 @@ replies! {
     too_many_connections => 421 (4, 7, 0) "Too many connections, try again later";
     /// This client is banned after failed logins.
     banned => 421 (4, 7, 0) "Too many failed logins from your address, try again later";
+    /// The session used up its login attempts (or this failure banned the address).
+    too_many_auth_failures => 421 (4, 7, 0) "Too many failed logins, closing connection";
     /// Local problem (disk, database).
     local_error => 451 (4, 3, 0) "Local error in processing, try again later";
     /// Remote recipient while the queue is not available.
@@ -192,6 +203,8 @@ replies! {
     sender_domain_denied => 553 (5, 7, 1) "Sender domain not allowed here";
     /// Header From not allowed.
     from_header_denied => 550 (5, 7, 1) "From: header address not allowed for this sender";
+    /// A From: address without a domain on submission.
+    from_header_incomplete => 550 (5, 6, 0) "From: header needs an address with a domain (RFC 5322 section 3.4)";
     /// UTF-8 address without SMTPUTF8.
     utf8_required => 553 (5, 6, 7) "Non-ASCII address requires SMTPUTF8";
     /// Mailbox full.

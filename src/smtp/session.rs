@@ -19,7 +19,9 @@ use super::headers;
 use super::intake::{self, Refusal};
 use super::parse::{self, Command, Domain, MailParams, Path, RcptParams, ReversePath};
 use super::reply::{self, Reply};
+use super::spool::Body;
 use super::{ListenerInfo, Services};
+use crate::auth::Login;
 use crate::delivery::Resolution;
 use crate::plan::SmtpRole;
 use crate::queue::store::{NewMessage, NewRecipient};
@@ -46,8 +48,10 @@ struct Txn {
     rcpts: Vec<String>,
     mailboxes: Vec<String>,
     remote: Vec<NewRecipient>,
-    chunks: Option<(ChunkReader, Vec<u8>)>,
+    chunks: Option<(ChunkReader, Body)>,
     started: Instant,
+    /// When the message body must have arrived in full (set at DATA or the first BDAT).
+    data_deadline: Option<tokio::time::Instant>,
 }
 
 struct Session<IO> {
@@ -63,6 +67,9 @@ struct Session<IO> {
     errors: u32,
     junk: u32,
     messages: u32,
+    auth_failures: u32,
+    /// The session is closed unless it completes a message by then.
+    progress_deadline: tokio::time::Instant,
 }
 
 /// Serves one connection until it ends.
@@ -73,6 +80,7 @@ where
     let span = info_span!("smtp", listener = %listener.name, peer = %peer);
     async move {
         let trusted = svc.trusted.iter().any(|n| n.contains(&peer.ip()));
+        let svc_progress = svc.timeouts.progress;
         let conn = Conn::new(Stream::Plain(io), svc.shutdown.clone());
         let mut s = Session {
             conn,
@@ -87,6 +95,8 @@ where
             errors: 0,
             junk: 0,
             messages: 0,
+            auth_failures: 0,
+            progress_deadline: tokio::time::Instant::now() + svc_progress,
         };
         s.run().await;
         s.conn.close().await;
@@ -121,6 +131,10 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                 self.conn.reply(&reply::shutting_down());
                 return;
             }
+            // The whole line must arrive in time, and the session must keep completing
+            // messages (RFC 5321 §4.5.3.2: 5 minutes per command).
+            let now = tokio::time::Instant::now();
+            self.conn.deadline = Some((now + self.svc.timeouts.command).min(self.progress_deadline));
             let line = match self
                 .conn
                 .read_line(MAX_COMMAND_LINE, self.svc.timeouts.command)
@@ -139,7 +153,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             };
             self.conn.idle = false;
             let flow = match line {
-                Line::TooLong => self.error(reply::line_too_long()),
+                Line::TooLong(_) => self.error(reply::line_too_long()),
                 Line::Text(text) => match parse::command(&text) {
                     Ok(cmd) => self.dispatch(cmd).await,
                     Err(r) if r.code == 521 => {
@@ -296,7 +310,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                 }
                 Ok(t)
             }
-            Ok(Line::TooLong) => Err(reply::line_too_long()),
+            Ok(Line::TooLong(_)) => Err(reply::line_too_long()),
             Err(_) => Err(reply::timeout()),
         }
     }
@@ -368,25 +382,50 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             Err(r) if r.code == 535 => return self.auth_failure(&r, "").await,
             Err(r) => return self.error(r),
         };
-        match self.svc.directory.get().verify(&login, &password).await {
-            Ok(address) => {
-                self.svc.bans.record_success(self.peer.ip());
+        let directory = self.svc.directory.get();
+        let outcome = crate::auth::attempt_login(
+            &directory,
+            &self.svc.bans,
+            self.peer.ip(),
+            &mut self.auth_failures,
+            &login,
+            &password,
+        )
+        .await;
+        match outcome {
+            Login::Ok(address) => {
                 info!(user = %address, mechanism = mech, "authenticated");
                 self.user = Some(address);
                 self.conn.reply(&reply::auth_ok());
                 Flow::Continue
             }
-            Err(crate::auth::AuthError::Temporary) => self.error(reply::auth_temp()),
-            Err(crate::auth::AuthError::Invalid) => self.auth_failure(&reply::auth_failed(), &login).await,
+            Login::Temporary => self.error(reply::auth_temp()),
+            Login::Banned => {
+                info!(login = %login, "authentication refused: the address is banned");
+                self.conn.reply(&reply::banned());
+                Flow::Close
+            }
+            Login::Invalid { close } => {
+                warn!(login = %login, close, "authentication failed");
+                self.conn.reply(&reply::auth_failed());
+                if close {
+                    self.conn.reply(&reply::too_many_auth_failures());
+                    return Flow::Close;
+                }
+                self.errors += 1;
+                Flow::Continue
+            }
         }
     }
 
+    /// A malformed or cancelled exchange counts as a failed attempt too.
     async fn auth_failure(&mut self, r: &Reply, login: &str) -> Flow {
+        self.auth_failures += 1;
         let banned = self.svc.bans.record_failure(self.peer.ip());
         warn!(login = %login, banned, "authentication failed");
-        if banned {
+        if banned || self.auth_failures >= crate::auth::MAX_FAILED_LOGINS_PER_SESSION {
             self.conn.reply(r);
-            self.conn.reply(&reply::banned());
+            self.conn.reply(&reply::too_many_auth_failures());
             return Flow::Close;
         }
         self.error(r.clone())
@@ -462,6 +501,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             remote: Vec::new(),
             chunks: None,
             started: Instant::now(),
+            data_deadline: None,
         });
         Ok(())
     }
@@ -581,15 +621,18 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             return self.error(reply::data_bdat_mix());
         }
         self.conn.reply(&reply::start_data());
-        let mut reader = DataReader::new(self.svc.limits.message_size_bytes);
-        let mut body = Vec::with_capacity(8 * 1024);
+        let limit = self.svc.limits.message_size_bytes;
+        self.conn.deadline = Some(tokio::time::Instant::now() + self.svc.timeouts.data_total(limit));
+        let mut reader = DataReader::new(limit);
+        let mut body = self.svc.spool.body();
         let outcome = loop {
-            if let Some((used, outcome)) = reader.feed(self.conn.buffered(), &mut body) {
+            if let Some((used, outcome)) = reader.feed(self.conn.buffered(), body.buf()) {
                 self.conn.consume(used);
                 break outcome;
             }
             let n = self.conn.buffered().len();
             self.conn.consume(n);
+            body.spill().await;
             match self.conn.fill(self.svc.timeouts.data).await {
                 Ok(_) => {}
                 Err(ReadError::Timeout) => {
@@ -624,19 +667,31 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             return self.error(r);
         }
         let limit = self.svc.limits.message_size_bytes;
+        let data_total = self.svc.timeouts.data_total(limit);
         let Some(txn) = &mut self.txn else {
             return Flow::Close;
         };
-        let (mut reader, mut body) = txn
-            .chunks
-            .take()
-            .unwrap_or_else(|| (ChunkReader::new(limit), Vec::new()));
-        let read = self
-            .conn
-            .read_exact_into(size, self.svc.timeouts.data, |b| reader.feed(b, &mut body))
-            .await;
-        if read.is_err() {
-            return Flow::Close;
+        let deadline = *txn
+            .data_deadline
+            .get_or_insert_with(|| tokio::time::Instant::now() + data_total);
+        self.conn.deadline = Some(deadline);
+        let (mut reader, mut body) = match txn.chunks.take() {
+            Some(c) => c,
+            None => (ChunkReader::new(limit), self.svc.spool.body()),
+        };
+        // In slices, so that what arrives goes to the spool file as it comes.
+        let mut left = size;
+        while left > 0 {
+            let slice = left.min(super::spool::SPILL_AT as u64);
+            let read = self
+                .conn
+                .read_exact_into(slice, self.svc.timeouts.data, |b| reader.feed(b, body.buf()))
+                .await;
+            if read.is_err() {
+                return Flow::Close;
+            }
+            body.spill().await;
+            left -= slice;
         }
         if !last {
             let total = reader.size();
@@ -646,14 +701,14 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             self.conn.reply(&reply::chunk_ok(total));
             return Flow::Continue;
         }
-        let outcome = reader.finish(&mut body);
+        let outcome = reader.finish(body.buf());
         let r = self.finish_message(body, outcome).await;
         self.conn.reply(&r);
         Flow::Continue
     }
 
     /// Checks a complete message and delivers it; the reply is the transaction's result.
-    async fn finish_message(&mut self, body: Vec<u8>, outcome: Outcome) -> Reply {
+    async fn finish_message(&mut self, body: Body, outcome: Outcome) -> Reply {
         let Some(txn) = self.txn.take() else {
             return reply::bad_sequence();
         };
@@ -682,19 +737,26 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
         match result {
             Ok(_) => {
                 self.messages += 1;
+                self.progress_deadline = tokio::time::Instant::now() + self.svc.timeouts.progress;
                 reply::queued(&txn.id)
             }
             Err(r) => r,
         }
     }
 
-    async fn deliver(&self, txn: &Txn, body: Vec<u8>, outcome: Outcome) -> Result<String, Reply> {
+    async fn deliver(&self, txn: &Txn, body: Body, outcome: Outcome) -> Result<String, Reply> {
         if outcome.too_big {
             return Err(reply::too_big());
         }
         if outcome.bare_cr {
             return Err(reply::bare_cr());
         }
+        // Held until the message is delivered: large bodies are processed a few at a time.
+        let loaded = body.load().await.map_err(|e| {
+            warn!(id = %txn.id, error = %e, "cannot read the spooled message back");
+            reply::local_error()
+        })?;
+        let body = loaded.bytes;
         let body =
             headers::strip_forged(&body, &self.svc.hostname, self.svc.scanner.is_some()).unwrap_or(body);
         let submission = self.user.is_some() || (self.trusted && self.listener.role == SmtpRole::Submission);
@@ -832,14 +894,14 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
         Ok(summary)
     }
 
-    /// Submitted mail: the From: header must be an address the sender may use.
+    /// Submitted mail: a sound header (one From:, one Subject:, ...), and every From: address
+    /// one the sender may use.
     fn check_from_header(&self, body: &[u8]) -> Result<(), Reply> {
-        let Some(parsed) = mail_parser::MessageParser::default().parse_headers(body) else {
-            return Ok(());
-        };
-        let Some(from) = parsed.from() else { return Ok(()) };
-        for addr in from.iter() {
-            let Some(a) = addr.address() else { continue };
+        let from = headers::submitted_from(body).map_err(|p| match p {
+            headers::HeaderProblem::Repeated(field) => reply::repeated_header(field),
+            headers::HeaderProblem::FromWithoutDomain => reply::from_header_incomplete(),
+        })?;
+        for a in &from {
             let Some((local, domain)) = a.rsplit_once('@') else {
                 return Err(reply::from_header_denied());
             };

@@ -275,6 +275,21 @@ impl Yubin {
         }
     }
 
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// The daemon's resident memory in KiB (VmRSS from /proc).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .expect("VmRSS")
+    }
+
     /// Sends a signal (`HUP`, `TERM`, ...) to the daemon.
     pub fn signal(&self, name: &str) {
         let pid = self.child.as_ref().expect("running").id();
