@@ -1,6 +1,8 @@
 //! Backups: snapshots of the server's data by component, each component one file with its size
 //! and SHA-256 in the snapshot's `manifest.json`, copied to every target; verification; and
-//! restore of chosen components (or single mailboxes) that checks the checksum first.
+//! restore of chosen components (or single mailboxes) that verifies everything before it
+//! writes and replaces nothing without `--overwrite` ([`restore`]). Snapshots, work folders
+//! and restored files are private to the service's user, like the data folder.
 //!
 //! A snapshot `20261122T030000Z-daily` holds `mailboxes.tar` (every Maildir), `database.sqlite`
 //! (a consistent copy by `VACUUM INTO`), `config.tar` (the configuration file), `dkim.tar` and
@@ -8,6 +10,7 @@
 //! files). A target's snapshot is complete once its `manifest.json` exists: it is written last.
 
 pub mod archive;
+pub mod restore;
 pub mod s3;
 pub mod schedule;
 pub mod target;
@@ -19,7 +22,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
-use self::archive::Sum;
+pub use self::restore::{Counts, RestoreOptions, RestoreReport};
+
+use self::archive::{Owner, Sum};
 use self::target::Target;
 use crate::plan::{Database, Plan};
 
@@ -96,26 +101,6 @@ pub struct Manifest {
     pub components: BTreeMap<String, ComponentEntry>,
 }
 
-/// What to restore.
-#[derive(Debug, Clone, Default)]
-pub struct RestoreOptions {
-    /// Components; empty means every component of the snapshot.
-    pub components: Vec<String>,
-    /// Only these mailboxes (addresses) of the `mailboxes` component; empty means all.
-    pub mailboxes: Vec<String>,
-    /// Replace files that exist (otherwise they are kept and counted).
-    pub overwrite: bool,
-}
-
-/// What a restore did, per component.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RestoreReport {
-    /// Component → (files written, files kept).
-    pub components: BTreeMap<String, (u64, u64)>,
-    /// Where a restored configuration file was written.
-    pub config_written: Option<PathBuf>,
-}
-
 /// The backup set-up of a plan.
 #[derive(Debug, Clone)]
 pub struct Backups {
@@ -172,9 +157,7 @@ impl Backups {
     pub async fn run(&self, job: &str) -> Result<(Manifest, Vec<(String, BackupError)>), BackupError> {
         let now = crate::time::now_secs();
         let id = format!("{}-{job}", crate::time::compact_utc(now));
-        let staging = self.data_dir.join("backup").join(format!("staging-{id}"));
-        let _ = std::fs::remove_dir_all(&staging);
-        std::fs::create_dir_all(&staging).map_err(io("creating the staging folder"))?;
+        let staging = self.work_dir(&format!("staging-{id}"))?;
         let made = self.make(&id, job, now, &staging).await;
         let result = match made {
             Ok(manifest) => {
@@ -308,9 +291,7 @@ impl Backups {
     /// Checks every component of snapshot `id` on `target` against its manifest; the problems.
     pub async fn verify(&self, target: &Target, id: &str) -> Result<Vec<String>, BackupError> {
         let manifest = target.manifest(id).await?;
-        let dir = self.data_dir.join("backup").join(format!("verify-{id}"));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).map_err(io("creating a work folder"))?;
+        let dir = self.work_dir(&format!("verify-{id}"))?;
         let mut problems = Vec::new();
         for (name, c) in &manifest.components {
             if let Err(e) = target.fetch_checked(id, c, &dir).await {
@@ -321,6 +302,24 @@ impl Backups {
         Ok(problems)
     }
 
+    /// A fresh work folder `<data>/backup/<name>`: 0700 like `<data>/backup`, and owned by the
+    /// service's user when root runs `yubin backup` (the scheduled backups use it too).
+    fn work_dir(&self, name: &str) -> Result<PathBuf, BackupError> {
+        let backup = self.data_dir.join("backup");
+        let dir = backup.join(name);
+        let _ = std::fs::remove_dir_all(&dir);
+        let made = (|| {
+            crate::store::private::create_dir(&dir)?;
+            if let Some(o) = Owner::when_root(&self.data_dir) {
+                o.give_path(&backup)?;
+                o.give_path(&dir)?;
+            }
+            Ok(())
+        })();
+        made.map_err(io("creating a work folder"))?;
+        Ok(dir)
+    }
+
     /// Whether something answers on one of the server's listeners (it is running).
     fn server_running(&self) -> bool {
         self.listeners.iter().any(|a| {
@@ -329,141 +328,6 @@ impl Backups {
                 std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok()
             })
         })
-    }
-
-    /// Restores components of snapshot `id` from `target`. Each component's checksum is checked
-    /// before anything is written. The database and the queue need the server stopped.
-    pub async fn restore(
-        &self,
-        target: &Target,
-        id: &str,
-        opts: &RestoreOptions,
-    ) -> Result<RestoreReport, BackupError> {
-        let manifest = target.manifest(id).await?;
-        let wanted: Vec<String> = if opts.components.is_empty() {
-            manifest.components.keys().cloned().collect()
-        } else {
-            opts.components.clone()
-        };
-        for c in &wanted {
-            if component_root(c).is_none() && c != "database" && c != "config" {
-                return Err(BackupError::Invalid(format!("`{c}` is not a backup component")));
-            }
-            if !manifest.components.contains_key(c) {
-                return Err(BackupError::Invalid(format!(
-                    "snapshot {id} has no `{c}` component"
-                )));
-            }
-        }
-        if !opts.mailboxes.is_empty() && !wanted.iter().any(|c| c == "mailboxes") {
-            return Err(BackupError::Invalid(
-                "--mailbox needs the mailboxes component".into(),
-            ));
-        }
-        let mut prefixes = Vec::new();
-        for m in &opts.mailboxes {
-            let maildir = self
-                .mailboxes
-                .get(&m.to_lowercase())
-                .ok_or_else(|| BackupError::Invalid(format!("{m} is not a mailbox of this configuration")))?;
-            prefixes.push(PathBuf::from(maildir));
-        }
-        if wanted.iter().any(|c| c == "database" || c == "queue") && self.server_running() {
-            return Err(BackupError::Invalid(
-                "the server is running: stop it before restoring the database or the queue".into(),
-            ));
-        }
-        let dir = self.data_dir.join("backup").join(format!("restore-{id}"));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).map_err(io("creating a work folder"))?;
-        let result = self
-            .restore_into(target, &manifest, &wanted, &prefixes, opts, &dir)
-            .await;
-        let _ = std::fs::remove_dir_all(&dir);
-        result
-    }
-
-    async fn restore_into(
-        &self,
-        target: &Target,
-        manifest: &Manifest,
-        wanted: &[String],
-        prefixes: &[PathBuf],
-        opts: &RestoreOptions,
-        dir: &Path,
-    ) -> Result<RestoreReport, BackupError> {
-        // Fetch and check everything first: nothing is written from a damaged snapshot.
-        let mut files = BTreeMap::new();
-        for c in wanted {
-            let entry = &manifest.components[c];
-            let local = target.fetch_checked(&manifest.id, entry, dir).await?;
-            files.insert(c.clone(), local);
-        }
-        let mut report = RestoreReport::default();
-        for (c, local) in files {
-            match c.as_str() {
-                "database" => {
-                    let db = self.db_path.clone();
-                    blocking(move || replace_database(&local, &db))
-                        .await
-                        .map_err(io("replacing the database"))?;
-                    report.components.insert(c, (1, 0));
-                }
-                "config" => {
-                    let base = match &self.config {
-                        Some(p) => p.parent().unwrap_or(Path::new("/")).to_path_buf(),
-                        None => self.data_dir.clone(),
-                    };
-                    let out = dir.join("config");
-                    let extracted = {
-                        let out = out.clone();
-                        blocking(move || archive::extract(&local, &out, &|_| true, true))
-                            .await
-                            .map_err(io("reading the configuration archive"))?
-                    };
-                    // Never over the live file: next to it, for the administrator to compare.
-                    let mut written = None;
-                    for e in std::fs::read_dir(&out)
-                        .map_err(io("reading the configuration"))?
-                        .flatten()
-                    {
-                        let name = format!("{}.restored-{}", e.file_name().to_string_lossy(), manifest.id);
-                        let dest = base.join(name);
-                        std::fs::copy(e.path(), &dest).map_err(io(format!("writing {}", dest.display())))?;
-                        written = Some(dest);
-                    }
-                    report.config_written = written;
-                    report.components.insert(c, (extracted.written, 0));
-                }
-                _ => {
-                    let Some(root) = component_root(&c) else { continue };
-                    let base = self.data_dir.clone();
-                    let prefixes = if c == "mailboxes" {
-                        prefixes.to_vec()
-                    } else {
-                        Vec::new()
-                    };
-                    let overwrite = opts.overwrite;
-                    // Entries only under the component's own folder: a doctored archive cannot
-                    // plant keys, certificates or queue files through another component.
-                    let extracted = blocking(move || {
-                        archive::extract(
-                            &local,
-                            &base,
-                            &|p: &Path| {
-                                p.starts_with(root)
-                                    && (prefixes.is_empty() || prefixes.iter().any(|pre| p.starts_with(pre)))
-                            },
-                            overwrite,
-                        )
-                    })
-                    .await
-                    .map_err(io(format!("restoring {c}")))?;
-                    report.components.insert(c, (extracted.written, extracted.kept));
-                }
-            }
-        }
-        Ok(report)
     }
 
     /// Runs the schedule until `shutdown` turns true.
@@ -528,21 +392,4 @@ fn single_file_tar(base: &Path, name: &str, out: &Path) -> std::io::Result<(Sum,
     let r = archive::create(&dir, &[name], out);
     let _ = std::fs::remove_dir_all(&dir);
     r
-}
-
-/// Puts a database copy in place of the server's: beside it first, then renamed over it, and
-/// its write-ahead log removed (a stale WAL would be applied to the restored file).
-fn replace_database(copy: &Path, db: &Path) -> std::io::Result<()> {
-    let tmp = db.with_extension("restoring");
-    std::fs::copy(copy, &tmp)?;
-    std::fs::File::open(&tmp)?.sync_all()?;
-    for ext in ["wal", "shm"] {
-        let side = PathBuf::from(format!("{}-{ext}", db.display()));
-        let _ = std::fs::remove_file(side);
-    }
-    std::fs::rename(&tmp, db)?;
-    if let Some(parent) = db.parent() {
-        crate::mailbox::maildir::fsync_dir(parent)?;
-    }
-    Ok(())
 }

@@ -1,9 +1,12 @@
 //! Where snapshots go. A local folder (a second disk, a mounted share): each snapshot is a
 //! sub-folder, written as `<id>.partial` and renamed once whole, files and folders fsynced. An
 //! S3 bucket ([`s3`]): each snapshot is `<prefix><id>/<file>`, the manifest uploaded last,
-//! every object under Object Lock retention when the target asks for it.
+//! every object under Object Lock retention when the target asks for it. Local snapshots are
+//! private like the data folder: folders 0700, files 0600.
 
 use std::fmt;
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use super::s3::Bucket;
@@ -33,6 +36,17 @@ fn err(t: &Target, message: impl fmt::Display) -> BackupError {
         target: t.to_string(),
         message: message.to_string(),
     }
+}
+
+/// Copies `from` to the new file `to`, 0600 whatever the mode of `from`, fsynced.
+fn copy_private(from: &Path, to: &Path) -> io::Result<()> {
+    let mut out = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(crate::store::private::FILE_MODE)
+        .open(to)?;
+    io::copy(&mut std::fs::File::open(from)?, &mut out)?;
+    out.sync_all()
 }
 
 fn valid_id(id: &str) -> bool {
@@ -72,15 +86,15 @@ impl Target {
         let manifest = manifest.clone();
         let staging = staging.to_path_buf();
         let t = self.clone();
-        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        tokio::task::spawn_blocking(move || -> io::Result<()> {
             crate::mailbox::maildir::create_dir_durable(&root)?;
             let partial = root.join(format!("{}.partial", manifest.id));
             let _ = std::fs::remove_dir_all(&partial);
-            std::fs::create_dir(&partial)?;
+            std::fs::DirBuilder::new()
+                .mode(crate::store::private::DIR_MODE)
+                .create(&partial)?;
             for c in manifest.components.values() {
-                let to = partial.join(&c.file);
-                std::fs::copy(staging.join(&c.file), &to)?;
-                std::fs::File::open(&to)?.sync_all()?;
+                copy_private(&staging.join(&c.file), &partial.join(&c.file))?;
             }
             let json = serde_json::to_vec_pretty(&manifest).map_err(std::io::Error::other)?;
             crate::mailbox::maildir::write_durable(&partial.join("manifest.json"), &json)?;

@@ -25,20 +25,23 @@ pub enum Action {
         #[arg(long)]
         target: Option<String>,
     },
-    /// Restore components of a snapshot. Existing files are kept unless --overwrite; the
-    /// configuration is written beside the live file; the database and the queue need the
-    /// server stopped.
+    /// Restore components of a snapshot. Everything is verified before anything is written.
+    /// Existing files are kept unless --overwrite, which moves them aside (never deletes
+    /// them); the configuration is written beside the live file; the database and the queue
+    /// need the server stopped.
     Restore {
         /// The snapshot.
         id: String,
         /// A component to restore (repeatable): mailboxes, database, config, dkim, tls, queue.
-        /// Every component of the snapshot by default.
+        /// Every component of the snapshot by default; only mailboxes with --mailbox.
         #[arg(long = "component")]
         components: Vec<String>,
         /// Only this mailbox of the mailboxes component (repeatable).
         #[arg(long = "mailbox")]
         mailboxes: Vec<String>,
-        /// Replace files that exist.
+        /// Replace files that exist; the replaced ones are moved to
+        /// <data>/restore-replaced/<time>-<snapshot>/ (or beside themselves, outside the data
+        /// folder).
         #[arg(long)]
         overwrite: bool,
         /// The target; the first by default.
@@ -122,14 +125,21 @@ async fn run_async(config: &Path, action: Action) -> Result<u8, String> {
                 overwrite,
             };
             let report = backups.restore(t, &id, &opts).await.map_err(|e| e.to_string())?;
-            for (c, (written, kept)) in &report.components {
-                if *kept > 0 {
-                    println!(
-                        "{c:<10} {written} files restored, {kept} existing files kept (--overwrite replaces them)"
-                    );
-                } else {
-                    println!("{c:<10} {written} files restored");
+            for (c, n) in &report.components {
+                let mut line = format!("{c:<10} {} files restored", n.written + n.replaced);
+                if n.replaced > 0 {
+                    line.push_str(&format!(", {} existing files replaced", n.replaced));
                 }
+                if n.kept > 0 {
+                    line.push_str(&format!(
+                        ", {} existing files kept (--overwrite replaces them)",
+                        n.kept
+                    ));
+                }
+                println!("{line}");
+            }
+            if let Some(p) = &report.replaced_into {
+                println!("the replaced files were moved to {}", p.display());
             }
             if let Some(p) = report.config_written {
                 println!(
@@ -142,7 +152,9 @@ async fn run_async(config: &Path, action: Action) -> Result<u8, String> {
     }
 }
 
-/// Runs `yubin backup`.
+/// Runs `yubin backup`. Like `serve`, with a umask of 0o077: snapshots, work files and
+/// restored files are for their owner alone.
 pub fn run(config: &Path, action: Action) -> u8 {
+    crate::store::private::restrict_umask();
     super::block_on(run_async(config, action))
 }

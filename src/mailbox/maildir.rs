@@ -145,12 +145,12 @@ impl std::fmt::Debug for DeliveryHook {
     }
 }
 
-/// Creates a folder (and its parents) and fsyncs the new entries.
+/// Creates a folder (and its parents) 0700 and fsyncs the new entries.
 pub fn create_dir_durable(dir: &Path) -> io::Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
-    fs::create_dir_all(dir)?;
+    crate::store::private::create_dir(dir)?;
     let mut p = Some(dir);
     for _ in 0..4 {
         let Some(d) = p else { break };
@@ -160,13 +160,13 @@ pub fn create_dir_durable(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Creates `dir/{tmp,new,cur}` and fsyncs what was created.
+/// Creates `dir/{tmp,new,cur}` (0700) and fsyncs what was created.
 pub fn create_maildir(dir: &Path) -> io::Result<()> {
     let mut created = false;
     for sub in ["tmp", "new", "cur"] {
         let p = dir.join(sub);
         if !p.is_dir() {
-            fs::create_dir_all(&p)?;
+            crate::store::private::create_dir(&p)?;
             created = true;
         }
     }

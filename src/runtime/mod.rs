@@ -132,7 +132,7 @@ fn check_data_dir(dir: &Path) -> Result<(), StartError> {
         path: dir.display().to_string(),
         reason,
     };
-    std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+    crate::store::private::prepare_data_dir(dir).map_err(|e| err(e.to_string()))?;
     let probe = dir.join(format!(".write-test-{}", std::process::id()));
     std::fs::write(&probe, b"ok").map_err(|e| err(e.to_string()))?;
     std::fs::remove_file(&probe).map_err(|e| err(e.to_string()))?;

@@ -1,6 +1,8 @@
 //! The embedded database (SQLite through sqlx): schema migrations embedded in the binary, and
 //! the directory sync from the plan.
 
+pub mod private;
+
 use std::path::Path;
 use std::str::FromStr;
 
@@ -24,8 +26,10 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
 #[error("database: {0}")]
 pub struct DbError(#[from] sqlx::Error);
 
-/// Opens (creating if needed) the SQLite database and applies pending migrations.
+/// Opens (creating if needed, 0600: [`private::private_database`]) the SQLite database and
+/// applies pending migrations.
 pub async fn open_sqlite(path: &Path) -> Result<SqlitePool, DbError> {
+    private::private_database(path).map_err(|e| DbError(sqlx::Error::Io(e)))?;
     let url = format!("sqlite://{}", path.display());
     let options = SqliteConnectOptions::from_str(&url)?
         .create_if_missing(true)
