@@ -141,10 +141,15 @@ fn connection_limits_apply_to_imap_and_pop3() {
         }
         String::from_utf8_lossy(&buf).into_owned()
     };
+    // Each listener has its own pool: two IMAP and two POP3 connections from one address.
     let mut a = std::net::TcpStream::connect(("127.0.0.1", p.imap)).unwrap();
+    let mut a2 = std::net::TcpStream::connect(("127.0.0.1", p.imap)).unwrap();
     let mut b = std::net::TcpStream::connect(("127.0.0.1", p.pop3)).unwrap();
+    let mut b2 = std::net::TcpStream::connect(("127.0.0.1", p.pop3)).unwrap();
     assert!(read_line(&mut a).starts_with("* OK [CAPABILITY"));
+    assert!(read_line(&mut a2).starts_with("* OK [CAPABILITY"));
     assert!(read_line(&mut b).starts_with("+OK"));
+    assert!(read_line(&mut b2).starts_with("+OK"));
     // A third connection from the same address is turned away with a clear reason.
     let mut c = std::net::TcpStream::connect(("127.0.0.1", p.imap)).unwrap();
     assert_eq!(

@@ -6,11 +6,17 @@
 //! ([`list`]) are pure and tested on their own; [`session`] runs the command loop and
 //! [`fetch`] streams FETCH responses.
 
+pub mod command;
 pub mod fetch;
 pub mod list;
+mod login;
+mod mailboxes;
+mod messages;
 pub mod mime;
 pub mod parse;
+mod query;
 pub mod search;
+mod selected;
 pub mod session;
 pub mod write;
 

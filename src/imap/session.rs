@@ -13,27 +13,24 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
-use tracing::{Instrument, debug, info, info_span, warn};
+use tracing::{Instrument, info_span, warn};
 
-use super::parse::{self, Command, SeqSet, StoreOp};
-use super::search::{self, Candidate, Content, SearchKey};
-use super::write::{astring, string};
-use crate::auth::Login;
-use crate::mailbox::index::{DELETED, Flags, Folder, IndexError, SEEN};
+use super::parse::{self, Command};
+use super::write::astring;
+use crate::mailbox::index::{Folder, IndexError};
 use crate::mailbox::mutf7;
 use crate::smtp::Services;
 use crate::smtp::conn::{Conn, Line, ReadError, Stream};
 
 /// Longest command line (without literals).
-const MAX_LINE: usize = 64 * 1024;
+pub(super) const MAX_LINE: usize = 64 * 1024;
 /// Before login, the longest command line, and the most literal bytes one command may carry:
 /// a login name and a password, never a message.
-const PREAUTH_MAX: usize = 8 * 1024;
+pub(super) const PREAUTH_MAX: usize = 8 * 1024;
 /// Idle time before logging out an authenticated client (RFC 9051 §5.4: at least 30 minutes).
-const AUTH_TIMEOUT: Duration = Duration::from_secs(31 * 60);
+pub(super) const AUTH_TIMEOUT: Duration = Duration::from_secs(31 * 60);
 /// Idle time before dropping a client that has not logged in.
 const PREAUTH_TIMEOUT: Duration = Duration::from_secs(120);
 /// Errors before the session is closed.
@@ -79,7 +76,7 @@ pub(super) struct Session<IO> {
     /// CONDSTORE enabled (MODSEQ in FETCH responses).
     pub condstore: bool,
     errors: u32,
-    auth_failures: u32,
+    pub(super) auth_failures: u32,
 }
 
 /// Serves one IMAP connection.
@@ -136,7 +133,7 @@ async fn run_session<IO>(
     .await
 }
 
-fn index_error(e: &IndexError) -> String {
+pub(super) fn index_error(e: &IndexError) -> String {
     match e {
         IndexError::NoSuchFolder => "[NONEXISTENT] No such mailbox".into(),
         IndexError::Exists => "[ALREADYEXISTS] Mailbox already exists".into(),
@@ -158,47 +155,6 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
     pub(super) fn tagged(&mut self, tag: &str, status: &str, text: &str) {
         self.conn
             .write_raw(format!("{tag} {status} {text}\r\n").as_bytes());
-    }
-
-    fn capabilities(&self) -> String {
-        let mut caps = vec![
-            "IMAP4rev1",
-            "IMAP4rev2",
-            "SASL-IR",
-            "LITERAL+",
-            "ID",
-            "ENABLE",
-            "IDLE",
-        ];
-        if self.user.is_none() {
-            if !self.conn.is_tls() && self.svc.tls.is_some() && !self.listener.implicit_tls {
-                caps.push("STARTTLS");
-            }
-            if self.conn.is_tls() {
-                caps.push("AUTH=PLAIN");
-            } else {
-                caps.push("LOGINDISABLED");
-            }
-        } else {
-            caps.extend([
-                "NAMESPACE",
-                "UIDPLUS",
-                "MOVE",
-                "UNSELECT",
-                "CHILDREN",
-                "SPECIAL-USE",
-                "LIST-EXTENDED",
-                "LIST-STATUS",
-                "ESEARCH",
-                "QUOTA",
-                "QUOTA=RES-STORAGE",
-                "CONDSTORE",
-                "STATUS=SIZE",
-                "UTF8=ACCEPT",
-                "BINARY",
-            ]);
-        }
-        caps.join(" ")
     }
 
     async fn run(&mut self, preauth: Option<String>) {
@@ -309,7 +265,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
         }
     }
 
-    fn timeout(&self) -> Duration {
+    pub(super) fn timeout(&self) -> Duration {
         if self.user.is_some() {
             AUTH_TIMEOUT
         } else {
@@ -375,7 +331,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
         }
     }
 
-    fn decode_name(&self, name: &str) -> Option<String> {
+    pub(super) fn decode_name(&self, name: &str) -> Option<String> {
         if self.utf8 {
             Some(name.to_owned())
         } else {
@@ -394,7 +350,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
     /// Whether the command named `name` may run in the session's state (RFC 9051 §3): checked
     /// before its arguments are parsed, so a client that has not logged in gets no further
     /// than the command name.
-    fn permitted(&self, name: &str) -> Result<(), &'static str> {
+    pub(super) fn permitted(&self, name: &str) -> Result<(), &'static str> {
         let authenticated = self.user.is_some();
         let selected = self.sel.is_some();
         let allowed = match name {
@@ -615,11 +571,11 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
         Flow::Continue
     }
 
-    fn account(&self) -> &str {
+    pub(super) fn account(&self) -> &str {
         self.user.as_deref().unwrap_or("")
     }
 
-    fn done(&mut self, tag: &str, what: &str, r: Result<(), IndexError>) {
+    pub(super) fn done(&mut self, tag: &str, what: &str, r: Result<(), IndexError>) {
         match r {
             Ok(()) => self.tagged(tag, "OK", &format!("{what} completed")),
             Err(e) => self.tagged(tag, "NO", &index_error(&e)),
@@ -628,7 +584,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
 
     /// The destination folder of APPEND, COPY and MOVE; answers NO (with TRYCREATE when it
     /// does not exist) and returns `None` when it cannot be used.
-    async fn target(&mut self, tag: &str, name: &str) -> Option<Arc<Folder>> {
+    pub(super) async fn target(&mut self, tag: &str, name: &str) -> Option<Arc<Folder>> {
         match self.svc.index.open(self.account(), name).await {
             Ok(f) => Some(f),
             Err(IndexError::NoSuchFolder) => {
@@ -643,811 +599,17 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
     }
 
     /// Messages were removed: the quota usage is counted again on next use.
-    fn usage_changed(&self) {
+    pub(super) fn usage_changed(&self) {
         if let Some(info) = self.svc.routing.get().mailbox(self.account()) {
             self.svc.store.forget_usage(&info.maildir);
         }
     }
 
-    fn quota(&self) -> Option<String> {
-        let routing = self.svc.routing.get();
-        let info = routing.mailbox(self.account())?;
-        let limit = info.quota?;
-        let used = self.svc.store.usage(&info.maildir);
-        Some(format!("QUOTA \"\" (STORAGE {} {})", used / 1024, limit / 1024))
-    }
-
-    async fn starttls(&mut self, tag: &str) -> Flow {
-        if self.conn.is_tls() || self.listener.implicit_tls {
-            self.tagged(tag, "BAD", "TLS is already active");
-            return Flow::Continue;
-        }
-        let Some(acceptor) = self.svc.tls.clone() else {
-            self.tagged(tag, "NO", "TLS is not available");
-            return Flow::Continue;
-        };
-        self.tagged(tag, "OK", "Begin TLS negotiation now");
-        if self.conn.discard_buffered() > 0 {
-            warn!("discarded plaintext pipelined after STARTTLS");
-        }
-        if self
-            .conn
-            .start_tls(&acceptor, Duration::from_secs(30))
-            .await
-            .is_err()
-        {
-            return Flow::Close;
-        }
-        Flow::Continue
-    }
-
-    async fn finish_login(&mut self, tag: &str, login: &str, password: &str) -> Flow {
-        let directory = self.svc.directory.get();
-        let outcome = crate::auth::attempt_login(
-            &directory,
-            &self.svc.bans,
-            self.peer.ip(),
-            &mut self.auth_failures,
-            login,
-            password,
-        )
-        .await;
-        match outcome {
-            Login::Ok(address) => {
-                if let Err(e) = self.svc.index.ensure_account(&address).await {
-                    warn!(error = %e, "cannot prepare the account's folders");
-                    self.tagged(tag, "NO", "[UNAVAILABLE] Mailbox not available, try again");
-                    return Flow::Continue;
-                }
-                info!(user = %address, "logged in");
-                self.user = Some(address);
-                self.conn.deadline = None;
-                let caps = self.capabilities();
-                self.tagged(tag, "OK", &format!("[CAPABILITY {caps}] Logged in"));
-                Flow::Continue
-            }
-            Login::Temporary => {
-                self.tagged(tag, "NO", "[UNAVAILABLE] Temporary failure, try again");
-                Flow::Continue
-            }
-            Login::Banned => {
-                info!(login = %login, "login refused: the address is banned");
-                self.untagged("BYE [UNAVAILABLE] Too many failed logins from your address, try again later");
-                Flow::Close
-            }
-            Login::Invalid { close } => {
-                warn!(login = %login, close, "authentication failed");
-                self.tagged(tag, "NO", "[AUTHENTICATIONFAILED] Authentication failed");
-                if close {
-                    self.untagged("BYE [UNAVAILABLE] Too many failed logins");
-                    return Flow::Close;
-                }
-                Flow::Continue
-            }
-        }
-    }
-
-    async fn login(&mut self, tag: &str, user: &str, pass: &str) -> Flow {
-        if !self.conn.is_tls() {
-            self.tagged(tag, "NO", "[PRIVACYREQUIRED] LOGIN is disabled before STARTTLS");
-            return Flow::Continue;
-        }
-        self.finish_login(tag, user, pass).await
-    }
-
-    async fn authenticate(&mut self, tag: &str, mech: &str, initial: Option<String>) -> Flow {
-        if mech != "PLAIN" {
-            self.tagged(tag, "NO", "[CANNOT] Unsupported authentication mechanism");
-            return Flow::Continue;
-        }
-        if !self.conn.is_tls() {
-            self.tagged(
-                tag,
-                "NO",
-                "[PRIVACYREQUIRED] Authentication is disabled before STARTTLS",
-            );
-            return Flow::Continue;
-        }
-        let data = match initial {
-            Some(i) => i,
-            None => {
-                self.conn.write_raw(b"+ \r\n");
-                match self.conn.read_line(PREAUTH_MAX, self.timeout()).await {
-                    Ok(Line::Text(t)) => String::from_utf8_lossy(&t).into_owned(),
-                    _ => return Flow::Close,
-                }
-            }
-        };
-        if data == "*" {
-            self.tagged(tag, "BAD", "Authentication cancelled");
-            return Flow::Continue;
-        }
-        let raw = if data == "=" {
-            Vec::new()
-        } else {
-            match base64::engine::general_purpose::STANDARD.decode(data.trim()) {
-                Ok(r) => r,
-                Err(_) => {
-                    self.tagged(tag, "BAD", "Invalid base64");
-                    return Flow::Continue;
-                }
-            }
-        };
-        let parts: Vec<&[u8]> = raw.split(|b| *b == 0).collect();
-        if parts.len() != 3 {
-            self.tagged(tag, "BAD", "Malformed PLAIN response");
-            return Flow::Continue;
-        }
-        let (authz, user, pass) = (
-            parts[0],
-            String::from_utf8_lossy(parts[1]).into_owned(),
-            String::from_utf8_lossy(parts[2]).into_owned(),
-        );
-        if !authz.is_empty() && authz != user.as_bytes() {
-            self.tagged(tag, "NO", "[AUTHORIZATIONFAILED] Cannot act as another user");
-            return Flow::Continue;
-        }
-        self.finish_login(tag, &user, &pass).await
-    }
-
-    async fn open(&mut self, name: &str) -> Result<Arc<Folder>, IndexError> {
+    pub(super) async fn open(&mut self, name: &str) -> Result<Arc<Folder>, IndexError> {
         let f = self.svc.index.open(self.account(), name).await?;
         f.sync().await?;
         Ok(f)
     }
-
-    async fn select(&mut self, tag: &str, mailbox: &str, read_only: bool, condstore: bool) {
-        self.sel = None;
-        if condstore {
-            self.condstore = true;
-        }
-        let name = self.decode_name(mailbox).unwrap_or_else(|| mailbox.to_owned());
-        let folder = match self.open(&name).await {
-            Ok(f) => f,
-            Err(e) => {
-                self.tagged(tag, "NO", &index_error(&e));
-                return;
-            }
-        };
-        let watch = folder.watch();
-        let (uids, uidvalidity, uidnext, modseq, keywords, first_unseen) = {
-            let st = folder.state().await;
-            let mut kw: Vec<String> = Vec::new();
-            for m in &st.msgs {
-                for k in &m.flags.keywords {
-                    if !kw.iter().any(|x| x.eq_ignore_ascii_case(k)) {
-                        kw.push(k.clone());
-                    }
-                }
-            }
-            let unseen = st
-                .msgs
-                .iter()
-                .position(|m| m.flags.system & SEEN == 0)
-                .map(|i| i + 1);
-            (
-                st.msgs.iter().map(|m| m.uid).collect::<Vec<_>>(),
-                st.uidvalidity,
-                st.uidnext,
-                st.highestmodseq,
-                kw,
-                unseen,
-            )
-        };
-        let mut flags = "\\Answered \\Flagged \\Deleted \\Seen \\Draft".to_owned();
-        for k in &keywords {
-            flags.push(' ');
-            flags.push_str(k);
-        }
-        self.untagged(&format!("{} EXISTS", uids.len()));
-        if !self.rev2 {
-            self.untagged("0 RECENT");
-            if let Some(u) = first_unseen {
-                self.untagged(&format!("OK [UNSEEN {u}] First unseen"));
-            }
-        }
-        self.untagged(&format!("FLAGS ({flags})"));
-        let perm = if read_only {
-            "()".to_owned()
-        } else {
-            format!("({flags} \\*)")
-        };
-        self.untagged(&format!("OK [PERMANENTFLAGS {perm}] Limited"));
-        self.untagged(&format!("OK [UIDVALIDITY {uidvalidity}] UIDs valid"));
-        self.untagged(&format!("OK [UIDNEXT {uidnext}] Predicted next UID"));
-        self.untagged(&format!("OK [HIGHESTMODSEQ {modseq}] Highest"));
-        if self.rev2 {
-            let enc = self.encode_name(&folder.name);
-            self.untagged(&format!("LIST () \".\" {enc}"));
-        }
-        self.sel = Some(Selected {
-            folder,
-            read_only,
-            uids,
-            modseq,
-            watch,
-        });
-        let rw = if read_only { "[READ-ONLY]" } else { "[READ-WRITE]" };
-        self.tagged(
-            tag,
-            "OK",
-            &format!("{rw} {} completed", if read_only { "EXAMINE" } else { "SELECT" }),
-        );
-    }
-
-    /// Reports changes of the selected folder since the last report. EXPUNGE responses only
-    /// when `expunges` is true (not during FETCH, STORE and SEARCH by sequence number).
-    pub(super) async fn refresh(&mut self, expunges: bool) {
-        let Some(sel) = &self.sel else { return };
-        let folder = sel.folder.clone();
-        if let Err(e) = folder.sync().await {
-            warn!(error = %e, "cannot sync the folder");
-        }
-        let condstore = self.condstore;
-        let mut lines = Vec::new();
-        {
-            let st = folder.state().await;
-            let Some(sel) = &mut self.sel else { return };
-            if expunges {
-                let mut i = sel.uids.len();
-                while i > 0 {
-                    i -= 1;
-                    if st.position(sel.uids[i]).is_none() {
-                        lines.push(format!("{} EXPUNGE", i + 1));
-                        sel.uids.remove(i);
-                    }
-                }
-            }
-            let max = sel.uids.last().copied().unwrap_or(0);
-            let before = sel.uids.len();
-            for m in st.msgs.iter().filter(|m| m.uid > max) {
-                sel.uids.push(m.uid);
-            }
-            if sel.uids.len() != before {
-                lines.push(format!("{} EXISTS", sel.uids.len()));
-            }
-            if st.highestmodseq > sel.modseq {
-                for (i, uid) in sel.uids.iter().enumerate() {
-                    if let Some(p) = st.position(*uid) {
-                        let m = &st.msgs[p];
-                        if m.modseq > sel.modseq && m.uid <= max {
-                            let mut l = format!("{} FETCH (FLAGS ({})", i + 1, m.flags.words().join(" "));
-                            if condstore {
-                                l.push_str(&format!(" MODSEQ ({})", m.modseq));
-                            }
-                            l.push(')');
-                            lines.push(l);
-                        }
-                    }
-                }
-                sel.modseq = st.highestmodseq;
-            }
-        }
-        for l in lines {
-            self.untagged(&l);
-        }
-    }
-
-    /// (sequence number, UID) pairs of a set, in order; `None` when a sequence number is
-    /// beyond the mailbox.
-    pub(super) fn resolve(&self, set: &SeqSet, uid: bool) -> Option<Vec<(u32, u32)>> {
-        let sel = self.sel.as_ref()?;
-        let n = sel.uids.len() as u32;
-        if uid {
-            let max = sel.uids.last().copied().unwrap_or(0);
-            return Some(
-                sel.uids
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, u)| set.contains(**u, max))
-                    .map(|(i, u)| (i as u32 + 1, *u))
-                    .collect(),
-            );
-        }
-        // A number beyond the mailbox is an error, but a range with `*` is not: `1:*` of an
-        // empty mailbox is simply empty (clients send it to resynchronise).
-        if set
-            .0
-            .iter()
-            .any(|&(a, b)| a != u32::MAX && b != u32::MAX && a.max(b) > n)
-        {
-            return None;
-        }
-        Some(
-            (1..=n)
-                .filter(|s| set.contains(*s, n))
-                .map(|s| (s, sel.uids[s as usize - 1]))
-                .collect(),
-        )
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn list(
-        &mut self,
-        tag: &str,
-        reference: &str,
-        patterns: &[String],
-        subscribed_only: bool,
-        return_subscribed: bool,
-        special_use_only: bool,
-        status: &[String],
-        lsub: bool,
-    ) {
-        let folders = match self.svc.index.list(self.account()).await {
-            Ok(f) => f,
-            Err(e) => {
-                self.tagged(tag, "NO", &index_error(&e));
-                return;
-            }
-        };
-        let verb = if lsub { "LSUB" } else { "LIST" };
-        if patterns.len() == 1 && patterns[0].is_empty() {
-            self.untagged(&format!("{verb} (\\Noselect) \".\" \"\""));
-            self.tagged(tag, "OK", &format!("{verb} completed"));
-            return;
-        }
-        let reference = self.decode_name(reference).unwrap_or_default();
-        let compiled: Vec<super::list::Pattern> = patterns
-            .iter()
-            .map(|p| {
-                let p = self.decode_name(p).unwrap_or_else(|| p.clone());
-                super::list::compile(&format!("{reference}{p}"))
-            })
-            .collect();
-        // Every folder that has a child: the parents of every name.
-        let parents: std::collections::HashSet<&str> = folders
-            .iter()
-            .flat_map(|f| f.name.match_indices('.').map(|(i, _)| &f.name[..i]))
-            .collect();
-        let mut out = Vec::new();
-        for f in &folders {
-            let matched = compiled.iter().any(|p| p.matches(&f.name));
-            if !matched || ((subscribed_only || lsub) && !f.subscribed) {
-                continue;
-            }
-            if special_use_only && f.special_use.is_none() {
-                continue;
-            }
-            let children = parents.contains(f.name.as_str());
-            let mut attrs = vec![
-                if children {
-                    "\\HasChildren"
-                } else {
-                    "\\HasNoChildren"
-                }
-                .to_owned(),
-            ];
-            if let Some(su) = &f.special_use {
-                attrs.push(su.clone());
-            }
-            if (return_subscribed || subscribed_only) && f.subscribed {
-                attrs.push("\\Subscribed".into());
-            }
-            out.push((f.name.clone(), attrs));
-        }
-        for (name, attrs) in out {
-            let enc = self.encode_name(&name);
-            self.untagged(&format!("{verb} ({}) \".\" {enc}", attrs.join(" ")));
-            if !status.is_empty()
-                && let Ok(line) = self.status_line(&name, status).await
-            {
-                self.untagged(&line);
-            }
-        }
-        self.tagged(tag, "OK", &format!("{verb} completed"));
-    }
-
-    async fn status_line(&mut self, name: &str, items: &[String]) -> Result<String, IndexError> {
-        let folder = self.open(name).await?;
-        let st = folder.state().await;
-        let mut parts = Vec::new();
-        for i in items {
-            let v = match i.as_str() {
-                "MESSAGES" => st.msgs.len() as u64,
-                "UIDNEXT" => u64::from(st.uidnext),
-                "UIDVALIDITY" => u64::from(st.uidvalidity),
-                "UNSEEN" => st.msgs.iter().filter(|m| m.flags.system & SEEN == 0).count() as u64,
-                "DELETED" => st.msgs.iter().filter(|m| m.flags.system & DELETED != 0).count() as u64,
-                "SIZE" => st.msgs.iter().map(|m| m.size).sum(),
-                "HIGHESTMODSEQ" => st.highestmodseq,
-                _ => 0,
-            };
-            parts.push(format!("{i} {v}"));
-        }
-        Ok(format!("STATUS {} ({})", self.encode_name(name), parts.join(" ")))
-    }
-
-    async fn append(&mut self, tag: &str, mailbox: &str, flags: &[String], date: Option<i64>, data: Vec<u8>) {
-        let name = self.decode_name(mailbox).unwrap_or_else(|| mailbox.to_owned());
-        let Some(flags) = Flags::parse(flags.iter().map(String::as_str)) else {
-            self.tagged(tag, "BAD", "Invalid flag");
-            return;
-        };
-        if data.len() as u64 > self.svc.limits.message_size_bytes {
-            self.tagged(tag, "NO", "[TOOBIG] Message too large");
-            return;
-        }
-        if let Some(info) = self.svc.routing.get().mailbox(self.account())
-            && let Some(q) = info.quota
-            && self.svc.store.usage(&info.maildir) + data.len() as u64 > q
-        {
-            self.tagged(tag, "NO", "[OVERQUOTA] Quota exceeded");
-            return;
-        }
-        let Some(folder) = self.target(tag, &name).await else {
-            return;
-        };
-        let size = data.len() as u64;
-        // Stored with CRLF line ends, so sizes and sections are what IMAP clients expect.
-        let data = crlf(data);
-        match folder.append(data, flags, date, &self.svc.index.host).await {
-            Ok(uid) => {
-                if let Some(info) = self.svc.routing.get().mailbox(self.account()) {
-                    self.svc.store.add_usage(&info.maildir, size);
-                }
-                let uidvalidity = folder.state().await.uidvalidity;
-                self.refresh(false).await;
-                self.tagged(
-                    tag,
-                    "OK",
-                    &format!("[APPENDUID {uidvalidity} {uid}] APPEND completed"),
-                );
-            }
-            Err(e) => self.tagged(tag, "NO", &index_error(&e)),
-        }
-    }
-
-    async fn idle(&mut self, tag: &str) -> Flow {
-        self.conn.write_raw(b"+ idling\r\n");
-        self.refresh(true).await;
-        loop {
-            let _ = self.conn.flush().await;
-            self.conn.shrink();
-            let mut watch = self.sel.as_ref().map(|s| s.watch.clone());
-            enum Ev {
-                Line(Result<Line, ReadError>),
-                Changed,
-            }
-            let ev = {
-                let changed = async {
-                    match &mut watch {
-                        Some(w) => {
-                            let _ = w.changed().await;
-                        }
-                        None => std::future::pending::<()>().await,
-                    }
-                };
-                tokio::select! {
-                    l = self.conn.read_line(MAX_LINE, AUTH_TIMEOUT) => Ev::Line(l),
-                    _ = changed => Ev::Changed,
-                }
-            };
-            match ev {
-                Ev::Changed => {
-                    if let (Some(sel), Some(w)) = (&mut self.sel, watch) {
-                        sel.watch = w;
-                    }
-                    self.refresh(true).await;
-                }
-                Ev::Line(Ok(Line::Text(t))) if t.eq_ignore_ascii_case(b"DONE") => {
-                    self.tagged(tag, "OK", "IDLE terminated");
-                    return Flow::Continue;
-                }
-                Ev::Line(Ok(_)) => {
-                    self.tagged(tag, "BAD", "Expected DONE");
-                    return Flow::Continue;
-                }
-                Ev::Line(Err(ReadError::Shutdown)) => {
-                    self.untagged("BYE [UNAVAILABLE] Server shutting down");
-                    return Flow::Close;
-                }
-                Ev::Line(Err(_)) => return Flow::Close,
-            }
-        }
-    }
-
-    async fn expunge(&mut self, tag: &str, set: Option<SeqSet>) {
-        let Some(sel) = &self.sel else { return };
-        if sel.read_only {
-            self.tagged(tag, "NO", "[READ-ONLY] Mailbox is read-only");
-            return;
-        }
-        let only: Option<Vec<u32>> = set.map(|s| {
-            self.resolve(&s, true)
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(_, u)| u)
-                .collect()
-        });
-        let folder = sel.folder.clone();
-        match folder.expunge(only.as_deref()).await {
-            Ok(gone) => {
-                if !gone.is_empty() {
-                    self.usage_changed();
-                }
-                self.refresh(true).await;
-                self.tagged(tag, "OK", "EXPUNGE completed");
-            }
-            Err(e) => self.tagged(tag, "NO", &index_error(&e)),
-        }
-    }
-
-    async fn search(&mut self, tag: &str, uid: bool, ret: Option<parse::SearchReturn>, key: SearchKey) {
-        self.refresh(uid).await;
-        let Some(sel) = &self.sel else { return };
-        let folder = sel.folder.clone();
-        let view = sel.uids.clone();
-        let msgs: Vec<(u32, crate::mailbox::index::Msg)> = {
-            let st = folder.state().await;
-            view.iter()
-                .enumerate()
-                .filter_map(|(i, u)| st.position(*u).map(|p| (i as u32 + 1, st.msgs[p].clone())))
-                .collect()
-        };
-        let max_uid = view.last().copied().unwrap_or(0);
-        let max_seq = view.len() as u32;
-        let needs = key.needs_content();
-        let mut hits: Vec<(u32, u32, u64)> = Vec::new();
-        for (seq, m) in &msgs {
-            let content = if needs {
-                let Ok(raw) = folder.read(m.uid).await else {
-                    continue;
-                };
-                Some(
-                    tokio::task::spawn_blocking(move || Content::of(&raw))
-                        .await
-                        .unwrap_or_default(),
-                )
-            } else {
-                None
-            };
-            let c = Candidate {
-                seq: *seq,
-                msg: m,
-                max_seq,
-                max_uid,
-                content: content.as_ref(),
-            };
-            if search::matches(&key, &c) {
-                hits.push((*seq, m.uid, m.modseq));
-            }
-        }
-        let numbers: Vec<u32> = hits.iter().map(|(s, u, _)| if uid { *u } else { *s }).collect();
-        let modseq = key
-            .uses_modseq()
-            .then(|| hits.iter().map(|h| h.2).max().unwrap_or(0));
-        match ret.or_else(|| {
-            self.rev2.then(|| parse::SearchReturn {
-                all: true,
-                ..Default::default()
-            })
-        }) {
-            None => {
-                let mut l = String::from("SEARCH");
-                for n in &numbers {
-                    l.push_str(&format!(" {n}"));
-                }
-                if let Some(m) = modseq.filter(|_| !numbers.is_empty()) {
-                    l.push_str(&format!(" (MODSEQ {m})"));
-                }
-                self.untagged(&l);
-            }
-            Some(r) => {
-                let mut l = format!("ESEARCH (TAG {})", string(tag, false));
-                if uid {
-                    l.push_str(" UID");
-                }
-                if !numbers.is_empty() {
-                    if r.min {
-                        l.push_str(&format!(" MIN {}", numbers.iter().min().copied().unwrap_or(0)));
-                    }
-                    if r.max {
-                        l.push_str(&format!(" MAX {}", numbers.iter().max().copied().unwrap_or(0)));
-                    }
-                    if r.all {
-                        l.push_str(&format!(" ALL {}", compress(&numbers)));
-                    }
-                }
-                if r.count {
-                    l.push_str(&format!(" COUNT {}", numbers.len()));
-                }
-                if let Some(m) = modseq.filter(|_| !numbers.is_empty()) {
-                    l.push_str(&format!(" MODSEQ {m}"));
-                }
-                self.untagged(&l);
-            }
-        }
-        self.tagged(tag, "OK", "SEARCH completed");
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn store(
-        &mut self,
-        tag: &str,
-        uid: bool,
-        set: &SeqSet,
-        op: StoreOp,
-        silent: bool,
-        flags: &[String],
-        unchanged_since: Option<u64>,
-    ) {
-        let Some(sel) = &self.sel else { return };
-        if sel.read_only {
-            self.tagged(tag, "NO", "[READ-ONLY] Mailbox is read-only");
-            return;
-        }
-        let folder = sel.folder.clone();
-        let Some(targets) = self.resolve(set, uid) else {
-            self.tagged(tag, "BAD", "Invalid message sequence number");
-            return;
-        };
-        let Some(f) = Flags::parse(flags.iter().map(String::as_str)) else {
-            self.tagged(tag, "BAD", "Invalid flag");
-            return;
-        };
-        let uids: Vec<u32> = targets.iter().map(|(_, u)| *u).collect();
-        let op_n = match op {
-            StoreOp::Add => 1,
-            StoreOp::Remove => -1,
-            StoreOp::Replace => 0,
-        };
-        if unchanged_since.is_some() {
-            self.condstore = true;
-        }
-        match folder.store(&uids, op_n, &f, unchanged_since).await {
-            Ok((changed, failed)) => {
-                let condstore = self.condstore;
-                for (u, fl, modseq) in &changed {
-                    let Some((seq, _)) = targets.iter().find(|(_, x)| x == u) else {
-                        continue;
-                    };
-                    if silent && !condstore {
-                        continue;
-                    }
-                    let mut l = format!("{seq} FETCH (");
-                    let mut items = Vec::new();
-                    if !silent {
-                        items.push(format!("FLAGS ({})", fl.words().join(" ")));
-                    }
-                    if uid {
-                        items.push(format!("UID {u}"));
-                    }
-                    if condstore {
-                        items.push(format!("MODSEQ ({modseq})"));
-                    }
-                    l.push_str(&items.join(" "));
-                    l.push(')');
-                    self.untagged(&l);
-                }
-                // Our own changes are reported; do not report them again.
-                if let Some(sel) = &mut self.sel {
-                    let st = folder.state().await;
-                    if changed.iter().all(|(_, _, m)| *m > sel.modseq)
-                        && st.highestmodseq == changed.iter().map(|c| c.2).max().unwrap_or(0)
-                    {
-                        sel.modseq = st.highestmodseq;
-                    }
-                }
-                if failed.is_empty() {
-                    self.tagged(tag, "OK", "STORE completed");
-                } else {
-                    let nums: Vec<u32> = if uid {
-                        failed.clone()
-                    } else {
-                        failed
-                            .iter()
-                            .filter_map(|f| targets.iter().find(|(_, u)| u == f).map(|(s, _)| *s))
-                            .collect()
-                    };
-                    self.tagged(
-                        tag,
-                        "OK",
-                        &format!("[MODIFIED {}] Conditional STORE failed", compress(&nums)),
-                    );
-                }
-            }
-            Err(e) => self.tagged(tag, "NO", &index_error(&e)),
-        }
-    }
-
-    async fn copy(&mut self, tag: &str, uid: bool, set: &SeqSet, mailbox: &str, moving: bool) {
-        let Some(sel) = &self.sel else { return };
-        if moving && sel.read_only {
-            self.tagged(tag, "NO", "[READ-ONLY] Mailbox is read-only");
-            return;
-        }
-        let src = sel.folder.clone();
-        let Some(targets) = self.resolve(set, uid) else {
-            self.tagged(tag, "BAD", "Invalid message sequence number");
-            return;
-        };
-        let name = self.decode_name(mailbox).unwrap_or_else(|| mailbox.to_owned());
-        let Some(dest) = self.target(tag, &name).await else {
-            return;
-        };
-        let uids: Vec<u32> = targets.iter().map(|(_, u)| *u).collect();
-        let pairs = match src.copy_to(&uids, &dest, &self.svc.index.host).await {
-            Ok(p) => p,
-            Err(e) => {
-                self.tagged(tag, "NO", &index_error(&e));
-                return;
-            }
-        };
-        let uidvalidity = dest.state().await.uidvalidity;
-        let code = if pairs.is_empty() {
-            String::new()
-        } else {
-            let from: Vec<u32> = pairs.iter().map(|p| p.0).collect();
-            let to: Vec<u32> = pairs.iter().map(|p| p.1).collect();
-            format!(
-                "[COPYUID {uidvalidity} {} {}] ",
-                compress_ordered(&from),
-                compress_ordered(&to)
-            )
-        };
-        if moving {
-            if !code.is_empty() {
-                self.untagged(&format!("OK {}Moved", code));
-            }
-            let moved: Vec<u32> = pairs.iter().map(|p| p.0).collect();
-            if let Err(e) = src.remove(&moved).await {
-                warn!(error = %e, "MOVE copied but could not remove the originals");
-            }
-            self.refresh(true).await;
-            self.tagged(tag, "OK", "MOVE completed");
-        } else {
-            self.tagged(tag, "OK", &format!("{code}COPY completed"));
-        }
-        debug!(count = pairs.len(), moving, "copied");
-    }
-}
-
-/// Turns bare LF line ends into CRLF (data from APPEND).
-fn crlf(data: Vec<u8>) -> Vec<u8> {
-    let bare = data
-        .iter()
-        .enumerate()
-        .any(|(i, b)| *b == b'\n' && (i == 0 || data[i - 1] != b'\r'));
-    if !bare {
-        return data;
-    }
-    let mut out = Vec::with_capacity(data.len() + data.len() / 32);
-    for (i, b) in data.iter().enumerate() {
-        if *b == b'\n' && (i == 0 || data[i - 1] != b'\r') {
-            out.push(b'\r');
-        }
-        out.push(*b);
-    }
-    out
-}
-
-/// A sequence set for a list of numbers (`1:3,7,9:10`), sorted.
-pub(super) fn compress(nums: &[u32]) -> String {
-    let mut v = nums.to_vec();
-    v.sort_unstable();
-    v.dedup();
-    compress_ordered(&v)
-}
-
-/// A sequence set keeping the given order (COPYUID pairs must line up).
-pub(super) fn compress_ordered(v: &[u32]) -> String {
-    let mut out: Vec<String> = Vec::new();
-    let mut i = 0;
-    while i < v.len() {
-        let start = v[i];
-        let mut end = start;
-        while i + 1 < v.len() && v[i + 1] == end + 1 {
-            i += 1;
-            end = v[i];
-        }
-        out.push(if start == end {
-            start.to_string()
-        } else {
-            format!("{start}:{end}")
-        });
-        i += 1;
-    }
-    out.join(",")
 }
 
 /// A literal announcement at the end of a line: `{n}` (sync), `{n+}` (non-sync), `~{n}`.
@@ -1473,20 +635,6 @@ fn literal_suffix(line: &[u8]) -> Option<(u64, bool)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sets_compress() {
-        assert_eq!(compress(&[5, 1, 2, 3, 9, 10]), "1:3,5,9:10");
-        assert_eq!(compress_ordered(&[4, 5, 1]), "4:5,1");
-        assert_eq!(compress(&[]), "");
-    }
-
-    #[test]
-    fn append_data_gets_crlf() {
-        assert_eq!(crlf(b"a\nb\r\nc\n".to_vec()), b"a\r\nb\r\nc\r\n");
-        assert_eq!(crlf(b"\n".to_vec()), b"\r\n");
-        assert_eq!(crlf(b"x\r\n".to_vec()), b"x\r\n");
-    }
 
     #[test]
     fn literal_announcements() {

@@ -44,9 +44,45 @@ pub fn literal(out: &mut Vec<u8>, data: &[u8]) {
     out.extend_from_slice(data);
 }
 
+/// A sequence set for a list of numbers (`1:3,7,9:10`), sorted.
+pub fn compress(nums: &[u32]) -> String {
+    let mut v = nums.to_vec();
+    v.sort_unstable();
+    v.dedup();
+    compress_ordered(&v)
+}
+
+/// A sequence set keeping the given order (COPYUID pairs must line up).
+pub fn compress_ordered(v: &[u32]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < v.len() {
+        let start = v[i];
+        let mut end = start;
+        while i + 1 < v.len() && v[i + 1] == end + 1 {
+            i += 1;
+            end = v[i];
+        }
+        out.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}:{end}")
+        });
+        i += 1;
+    }
+    out.join(",")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sets_compress() {
+        assert_eq!(compress(&[5, 1, 2, 3, 9, 10]), "1:3,5,9:10");
+        assert_eq!(compress_ordered(&[4, 5, 1]), "4:5,1");
+        assert_eq!(compress(&[]), "");
+    }
 
     #[test]
     fn strings() {

@@ -1,0 +1,231 @@
+//! Commands that add or change messages: APPEND (RFC 9051 §6.3.12, UIDPLUS APPENDUID), STORE
+//! (with CONDSTORE's UNCHANGEDSINCE, RFC 7162) and COPY/MOVE (RFC 6851, COPYUID).
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tracing::{debug, warn};
+
+use super::parse::{SeqSet, StoreOp};
+use super::session::{Session, index_error};
+use super::write::{compress, compress_ordered};
+use crate::mailbox::index::Flags;
+
+impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
+    pub(super) async fn append(
+        &mut self,
+        tag: &str,
+        mailbox: &str,
+        flags: &[String],
+        date: Option<i64>,
+        data: Vec<u8>,
+    ) {
+        let name = self.decode_name(mailbox).unwrap_or_else(|| mailbox.to_owned());
+        let Some(flags) = Flags::parse(flags.iter().map(String::as_str)) else {
+            self.tagged(tag, "BAD", "Invalid flag");
+            return;
+        };
+        if data.len() as u64 > self.svc.limits.message_size_bytes {
+            self.tagged(tag, "NO", "[TOOBIG] Message too large");
+            return;
+        }
+        if let Some(info) = self.svc.routing.get().mailbox(self.account())
+            && let Some(q) = info.quota
+            && self.svc.store.usage(&info.maildir) + data.len() as u64 > q
+        {
+            self.tagged(tag, "NO", "[OVERQUOTA] Quota exceeded");
+            return;
+        }
+        let Some(folder) = self.target(tag, &name).await else {
+            return;
+        };
+        let size = data.len() as u64;
+        // Stored with CRLF line ends, so sizes and sections are what IMAP clients expect.
+        let data = crlf(data);
+        match folder.append(data, flags, date, &self.svc.index.host).await {
+            Ok(uid) => {
+                if let Some(info) = self.svc.routing.get().mailbox(self.account()) {
+                    self.svc.store.add_usage(&info.maildir, size);
+                }
+                let uidvalidity = folder.state().await.uidvalidity;
+                self.refresh(false).await;
+                self.tagged(
+                    tag,
+                    "OK",
+                    &format!("[APPENDUID {uidvalidity} {uid}] APPEND completed"),
+                );
+            }
+            Err(e) => self.tagged(tag, "NO", &index_error(&e)),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn store(
+        &mut self,
+        tag: &str,
+        uid: bool,
+        set: &SeqSet,
+        op: StoreOp,
+        silent: bool,
+        flags: &[String],
+        unchanged_since: Option<u64>,
+    ) {
+        let Some(sel) = &self.sel else { return };
+        if sel.read_only {
+            self.tagged(tag, "NO", "[READ-ONLY] Mailbox is read-only");
+            return;
+        }
+        let folder = sel.folder.clone();
+        let Some(targets) = self.resolve(set, uid) else {
+            self.tagged(tag, "BAD", "Invalid message sequence number");
+            return;
+        };
+        let Some(f) = Flags::parse(flags.iter().map(String::as_str)) else {
+            self.tagged(tag, "BAD", "Invalid flag");
+            return;
+        };
+        let uids: Vec<u32> = targets.iter().map(|(_, u)| *u).collect();
+        let op_n = match op {
+            StoreOp::Add => 1,
+            StoreOp::Remove => -1,
+            StoreOp::Replace => 0,
+        };
+        if unchanged_since.is_some() {
+            self.condstore = true;
+        }
+        match folder.store(&uids, op_n, &f, unchanged_since).await {
+            Ok((changed, failed)) => {
+                let condstore = self.condstore;
+                for (u, fl, modseq) in &changed {
+                    let Some((seq, _)) = targets.iter().find(|(_, x)| x == u) else {
+                        continue;
+                    };
+                    if silent && !condstore {
+                        continue;
+                    }
+                    let mut l = format!("{seq} FETCH (");
+                    let mut items = Vec::new();
+                    if !silent {
+                        items.push(format!("FLAGS ({})", fl.words().join(" ")));
+                    }
+                    if uid {
+                        items.push(format!("UID {u}"));
+                    }
+                    if condstore {
+                        items.push(format!("MODSEQ ({modseq})"));
+                    }
+                    l.push_str(&items.join(" "));
+                    l.push(')');
+                    self.untagged(&l);
+                }
+                // Our own changes are reported; do not report them again.
+                if let Some(sel) = &mut self.sel {
+                    let st = folder.state().await;
+                    if changed.iter().all(|(_, _, m)| *m > sel.modseq)
+                        && st.highestmodseq == changed.iter().map(|c| c.2).max().unwrap_or(0)
+                    {
+                        sel.modseq = st.highestmodseq;
+                    }
+                }
+                if failed.is_empty() {
+                    self.tagged(tag, "OK", "STORE completed");
+                } else {
+                    let nums: Vec<u32> = if uid {
+                        failed.clone()
+                    } else {
+                        failed
+                            .iter()
+                            .filter_map(|f| targets.iter().find(|(_, u)| u == f).map(|(s, _)| *s))
+                            .collect()
+                    };
+                    self.tagged(
+                        tag,
+                        "OK",
+                        &format!("[MODIFIED {}] Conditional STORE failed", compress(&nums)),
+                    );
+                }
+            }
+            Err(e) => self.tagged(tag, "NO", &index_error(&e)),
+        }
+    }
+
+    pub(super) async fn copy(&mut self, tag: &str, uid: bool, set: &SeqSet, mailbox: &str, moving: bool) {
+        let Some(sel) = &self.sel else { return };
+        if moving && sel.read_only {
+            self.tagged(tag, "NO", "[READ-ONLY] Mailbox is read-only");
+            return;
+        }
+        let src = sel.folder.clone();
+        let Some(targets) = self.resolve(set, uid) else {
+            self.tagged(tag, "BAD", "Invalid message sequence number");
+            return;
+        };
+        let name = self.decode_name(mailbox).unwrap_or_else(|| mailbox.to_owned());
+        let Some(dest) = self.target(tag, &name).await else {
+            return;
+        };
+        let uids: Vec<u32> = targets.iter().map(|(_, u)| *u).collect();
+        let pairs = match src.copy_to(&uids, &dest, &self.svc.index.host).await {
+            Ok(p) => p,
+            Err(e) => {
+                self.tagged(tag, "NO", &index_error(&e));
+                return;
+            }
+        };
+        let uidvalidity = dest.state().await.uidvalidity;
+        let code = if pairs.is_empty() {
+            String::new()
+        } else {
+            let from: Vec<u32> = pairs.iter().map(|p| p.0).collect();
+            let to: Vec<u32> = pairs.iter().map(|p| p.1).collect();
+            format!(
+                "[COPYUID {uidvalidity} {} {}] ",
+                compress_ordered(&from),
+                compress_ordered(&to)
+            )
+        };
+        if moving {
+            if !code.is_empty() {
+                self.untagged(&format!("OK {}Moved", code));
+            }
+            let moved: Vec<u32> = pairs.iter().map(|p| p.0).collect();
+            if let Err(e) = src.remove(&moved).await {
+                warn!(error = %e, "MOVE copied but could not remove the originals");
+            }
+            self.refresh(true).await;
+            self.tagged(tag, "OK", "MOVE completed");
+        } else {
+            self.tagged(tag, "OK", &format!("{code}COPY completed"));
+        }
+        debug!(count = pairs.len(), moving, "copied");
+    }
+}
+
+/// Turns bare LF line ends into CRLF (data from APPEND).
+fn crlf(data: Vec<u8>) -> Vec<u8> {
+    let bare = data
+        .iter()
+        .enumerate()
+        .any(|(i, b)| *b == b'\n' && (i == 0 || data[i - 1] != b'\r'));
+    if !bare {
+        return data;
+    }
+    let mut out = Vec::with_capacity(data.len() + data.len() / 32);
+    for (i, b) in data.iter().enumerate() {
+        if *b == b'\n' && (i == 0 || data[i - 1] != b'\r') {
+            out.push(b'\r');
+        }
+        out.push(*b);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn append_data_gets_crlf() {
+        assert_eq!(crlf(b"a\nb\r\nc\n".to_vec()), b"a\r\nb\r\nc\r\n");
+        assert_eq!(crlf(b"\n".to_vec()), b"\r\n");
+        assert_eq!(crlf(b"x\r\n".to_vec()), b"x\r\n");
+    }
+}

@@ -1,0 +1,242 @@
+//! Search keys (RFC 9051 §6.4.4 `search-key`, RFC 7162 `MODSEQ`) and dates (`date`,
+//! `date-time`), with the nesting budget of [`super::MAX_SEARCH_DEPTH`].
+
+use super::{Command, MAX_SEARCH_DEPTH, MONTHS, ParseError, Parser, R, SearchReturn, err};
+use crate::imap::search::SearchKey;
+use crate::time::days_from_civil;
+
+impl Parser<'_> {
+    /// `date = date-text / DQUOTE date-text DQUOTE`, `date-text = date-day "-" date-month "-" date-year`.
+    /// Returns days since 1970-01-01.
+    pub fn date(&mut self) -> R<i64> {
+        let quoted = self.maybe(b'"');
+        let d = self.number()? as u32;
+        self.expect(b'-')?;
+        let m = self.month()?;
+        self.expect(b'-')?;
+        let y = self.number()? as i64;
+        if quoted {
+            self.expect(b'"')?;
+        }
+        if !(1..=31).contains(&d) || !(1..=9999).contains(&y) {
+            return err("bad date");
+        }
+        Ok(days_from_civil(y, m, d))
+    }
+
+    pub(super) fn month(&mut self) -> R<u32> {
+        let s = self
+            .buf
+            .get(self.pos..self.pos + 3)
+            .map(|b| String::from_utf8_lossy(b).to_ascii_lowercase());
+        let m = s
+            .and_then(|s| MONTHS.iter().position(|m| *m == s))
+            .ok_or(ParseError("bad month".into()))?;
+        self.pos += 3;
+        Ok(m as u32 + 1)
+    }
+
+    /// `date-time = DQUOTE date-day-fixed "-" date-month "-" date-year SP time SP zone DQUOTE`.
+    pub(super) fn date_time(&mut self) -> R<i64> {
+        self.expect(b'"')?;
+        self.maybe(b' ');
+        let d = self.number()? as u32;
+        self.expect(b'-')?;
+        let m = self.month()?;
+        self.expect(b'-')?;
+        let y = self.number()? as i64;
+        self.sp()?;
+        let h = self.number()?;
+        self.expect(b':')?;
+        let mi = self.number()?;
+        self.expect(b':')?;
+        let s = self.number()?;
+        self.sp()?;
+        let sign = match self.peek() {
+            Some(b'+') => 1,
+            Some(b'-') => -1,
+            _ => return err("bad zone"),
+        };
+        self.pos += 1;
+        let z = self.number()? as i64;
+        self.expect(b'"')?;
+        if !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
+            return err("bad date-time");
+        }
+        let offset = sign * ((z / 100) * 3600 + (z % 100) * 60);
+        Ok(days_from_civil(y, m, d) * 86_400 + (h * 3600 + mi * 60 + s) as i64 - offset)
+    }
+
+    /// `search-key` (RFC 9051 §9), at most [`MAX_SEARCH_DEPTH`] levels deep.
+    pub(super) fn search_key(&mut self) -> R<SearchKey> {
+        if self.depth >= MAX_SEARCH_DEPTH {
+            return err(format!(
+                "search keys nested more than {MAX_SEARCH_DEPTH} levels deep"
+            ));
+        }
+        self.depth += 1;
+        let key = self.search_key_at_depth();
+        self.depth -= 1;
+        key
+    }
+
+    pub(super) fn search_key_at_depth(&mut self) -> R<SearchKey> {
+        use SearchKey as K;
+        if self.maybe(b'(') {
+            let mut keys = Vec::new();
+            loop {
+                keys.push(self.search_key()?);
+                if self.maybe(b')') {
+                    break;
+                }
+                self.sp()?;
+            }
+            return Ok(K::And(keys));
+        }
+        if self
+            .peek()
+            .is_some_and(|c| c.is_ascii_digit() || c == b'*' || c == b'$')
+        {
+            if self.maybe(b'$') {
+                return err("saved search results are not supported");
+            }
+            return Ok(K::Seq(self.seq_set()?));
+        }
+        let w = self.word();
+        macro_rules! arg {
+            () => {{
+                self.sp()?;
+                self.astring()?
+            }};
+        }
+        Ok(match w.as_str() {
+            "ALL" => K::All,
+            "ANSWERED" => K::Flag(crate::mailbox::index::ANSWERED, true),
+            "DELETED" => K::Flag(crate::mailbox::index::DELETED, true),
+            "DRAFT" => K::Flag(crate::mailbox::index::DRAFT, true),
+            "FLAGGED" => K::Flag(crate::mailbox::index::FLAGGED, true),
+            "SEEN" => K::Flag(crate::mailbox::index::SEEN, true),
+            "UNANSWERED" => K::Flag(crate::mailbox::index::ANSWERED, false),
+            "UNDELETED" => K::Flag(crate::mailbox::index::DELETED, false),
+            "UNDRAFT" => K::Flag(crate::mailbox::index::DRAFT, false),
+            "UNFLAGGED" => K::Flag(crate::mailbox::index::FLAGGED, false),
+            "UNSEEN" => K::Flag(crate::mailbox::index::SEEN, false),
+            "NEW" => K::And(vec![K::Recent, K::Flag(crate::mailbox::index::SEEN, false)]),
+            "OLD" => K::Not(Box::new(K::Recent)),
+            "RECENT" => K::Recent,
+            "KEYWORD" => {
+                self.sp()?;
+                K::Keyword(self.flag()?, true)
+            }
+            "UNKEYWORD" => {
+                self.sp()?;
+                K::Keyword(self.flag()?, false)
+            }
+            "BCC" => K::Header("bcc".into(), arg!()),
+            "CC" => K::Header("cc".into(), arg!()),
+            "FROM" => K::Header("from".into(), arg!()),
+            "TO" => K::Header("to".into(), arg!()),
+            "SUBJECT" => K::Header("subject".into(), arg!()),
+            "HEADER" => {
+                let name = arg!();
+                let value = arg!();
+                K::Header(name.to_ascii_lowercase(), value)
+            }
+            "BODY" => K::Body(arg!()),
+            "TEXT" => K::Text(arg!()),
+            "BEFORE" | "ON" | "SINCE" | "SENTBEFORE" | "SENTON" | "SENTSINCE" => {
+                self.sp()?;
+                let day = self.date()?;
+                match w.as_str() {
+                    "BEFORE" => K::Before(day, false),
+                    "ON" => K::On(day, false),
+                    "SINCE" => K::Since(day, false),
+                    "SENTBEFORE" => K::Before(day, true),
+                    "SENTON" => K::On(day, true),
+                    _ => K::Since(day, true),
+                }
+            }
+            "LARGER" => {
+                self.sp()?;
+                K::Larger(self.number()?)
+            }
+            "SMALLER" => {
+                self.sp()?;
+                K::Smaller(self.number()?)
+            }
+            "UID" => {
+                self.sp()?;
+                K::Uid(self.seq_set()?)
+            }
+            "NOT" => {
+                self.sp()?;
+                K::Not(Box::new(self.search_key()?))
+            }
+            "OR" => {
+                self.sp()?;
+                let a = self.search_key()?;
+                self.sp()?;
+                let b = self.search_key()?;
+                K::Or(Box::new(a), Box::new(b))
+            }
+            "MODSEQ" => {
+                self.sp()?;
+                // Optional entry name and type (RFC 7162): ignored, all flags count.
+                if self.peek() == Some(b'"') {
+                    self.quoted()?;
+                    self.sp()?;
+                    self.word();
+                    self.sp()?;
+                }
+                K::ModSeq(self.number()?)
+            }
+            "" => return err("expected a search key"),
+            other => return err(format!("unknown search key {other}")),
+        })
+    }
+
+    pub(super) fn search(&mut self, uid: bool) -> R<Command> {
+        self.sp()?;
+        let mut ret = None;
+        if self.keyword("RETURN") {
+            self.sp()?;
+            self.expect(b'(')?;
+            let mut r = SearchReturn::default();
+            while !self.maybe(b')') {
+                self.maybe(b' ');
+                match self.word().as_str() {
+                    "MIN" => r.min = true,
+                    "MAX" => r.max = true,
+                    "ALL" => r.all = true,
+                    "COUNT" => r.count = true,
+                    "SAVE" => r.save = true,
+                    "" => return err("bad RETURN option"),
+                    other => return err(format!("unsupported RETURN option {other}")),
+                }
+            }
+            if !(r.min || r.max || r.count) {
+                r.all = true;
+            }
+            ret = Some(r);
+            self.sp()?;
+        }
+        if self.keyword("CHARSET") {
+            self.sp()?;
+            let cs = self.astring()?;
+            if !cs.eq_ignore_ascii_case("UTF-8") && !cs.eq_ignore_ascii_case("US-ASCII") {
+                return err(format!("[BADCHARSET (UTF-8 US-ASCII)] unsupported charset {cs}"));
+            }
+            self.sp()?;
+        }
+        let mut keys = vec![self.search_key()?];
+        while self.maybe(b' ') {
+            keys.push(self.search_key()?);
+        }
+        let key = if keys.len() == 1 {
+            keys.remove(0)
+        } else {
+            SearchKey::And(keys)
+        };
+        Ok(Command::Search { uid, ret, key })
+    }
+}

@@ -1,0 +1,253 @@
+//! The selected state: SELECT/EXAMINE, the untagged updates that keep a session's view of its
+//! folder in step (EXISTS, EXPUNGE, FETCH FLAGS; RFC 9051 §7.5.1 says when), sequence sets,
+//! IDLE (RFC 2177) and EXPUNGE.
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tracing::warn;
+
+use super::parse::SeqSet;
+use super::session::{AUTH_TIMEOUT, Flow, MAX_LINE, Selected, Session, index_error};
+use crate::mailbox::index::SEEN;
+use crate::smtp::conn::{Line, ReadError};
+
+impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
+    pub(super) async fn select(&mut self, tag: &str, mailbox: &str, read_only: bool, condstore: bool) {
+        self.sel = None;
+        if condstore {
+            self.condstore = true;
+        }
+        let name = self.decode_name(mailbox).unwrap_or_else(|| mailbox.to_owned());
+        let folder = match self.open(&name).await {
+            Ok(f) => f,
+            Err(e) => {
+                self.tagged(tag, "NO", &index_error(&e));
+                return;
+            }
+        };
+        let watch = folder.watch();
+        let (uids, uidvalidity, uidnext, modseq, keywords, first_unseen) = {
+            let st = folder.state().await;
+            let mut kw: Vec<String> = Vec::new();
+            for m in &st.msgs {
+                for k in &m.flags.keywords {
+                    if !kw.iter().any(|x| x.eq_ignore_ascii_case(k)) {
+                        kw.push(k.clone());
+                    }
+                }
+            }
+            let unseen = st
+                .msgs
+                .iter()
+                .position(|m| m.flags.system & SEEN == 0)
+                .map(|i| i + 1);
+            (
+                st.msgs.iter().map(|m| m.uid).collect::<Vec<_>>(),
+                st.uidvalidity,
+                st.uidnext,
+                st.highestmodseq,
+                kw,
+                unseen,
+            )
+        };
+        let mut flags = "\\Answered \\Flagged \\Deleted \\Seen \\Draft".to_owned();
+        for k in &keywords {
+            flags.push(' ');
+            flags.push_str(k);
+        }
+        self.untagged(&format!("{} EXISTS", uids.len()));
+        if !self.rev2 {
+            self.untagged("0 RECENT");
+            if let Some(u) = first_unseen {
+                self.untagged(&format!("OK [UNSEEN {u}] First unseen"));
+            }
+        }
+        self.untagged(&format!("FLAGS ({flags})"));
+        let perm = if read_only {
+            "()".to_owned()
+        } else {
+            format!("({flags} \\*)")
+        };
+        self.untagged(&format!("OK [PERMANENTFLAGS {perm}] Limited"));
+        self.untagged(&format!("OK [UIDVALIDITY {uidvalidity}] UIDs valid"));
+        self.untagged(&format!("OK [UIDNEXT {uidnext}] Predicted next UID"));
+        self.untagged(&format!("OK [HIGHESTMODSEQ {modseq}] Highest"));
+        if self.rev2 {
+            let enc = self.encode_name(&folder.name);
+            self.untagged(&format!("LIST () \".\" {enc}"));
+        }
+        self.sel = Some(Selected {
+            folder,
+            read_only,
+            uids,
+            modseq,
+            watch,
+        });
+        let rw = if read_only { "[READ-ONLY]" } else { "[READ-WRITE]" };
+        self.tagged(
+            tag,
+            "OK",
+            &format!("{rw} {} completed", if read_only { "EXAMINE" } else { "SELECT" }),
+        );
+    }
+
+    /// Reports changes of the selected folder since the last report. EXPUNGE responses only
+    /// when `expunges` is true (not during FETCH, STORE and SEARCH by sequence number).
+    pub(super) async fn refresh(&mut self, expunges: bool) {
+        let Some(sel) = &self.sel else { return };
+        let folder = sel.folder.clone();
+        if let Err(e) = folder.sync().await {
+            warn!(error = %e, "cannot sync the folder");
+        }
+        let condstore = self.condstore;
+        let mut lines = Vec::new();
+        {
+            let st = folder.state().await;
+            let Some(sel) = &mut self.sel else { return };
+            if expunges {
+                let mut i = sel.uids.len();
+                while i > 0 {
+                    i -= 1;
+                    if st.position(sel.uids[i]).is_none() {
+                        lines.push(format!("{} EXPUNGE", i + 1));
+                        sel.uids.remove(i);
+                    }
+                }
+            }
+            let max = sel.uids.last().copied().unwrap_or(0);
+            let before = sel.uids.len();
+            for m in st.msgs.iter().filter(|m| m.uid > max) {
+                sel.uids.push(m.uid);
+            }
+            if sel.uids.len() != before {
+                lines.push(format!("{} EXISTS", sel.uids.len()));
+            }
+            if st.highestmodseq > sel.modseq {
+                for (i, uid) in sel.uids.iter().enumerate() {
+                    if let Some(p) = st.position(*uid) {
+                        let m = &st.msgs[p];
+                        if m.modseq > sel.modseq && m.uid <= max {
+                            let mut l = format!("{} FETCH (FLAGS ({})", i + 1, m.flags.words().join(" "));
+                            if condstore {
+                                l.push_str(&format!(" MODSEQ ({})", m.modseq));
+                            }
+                            l.push(')');
+                            lines.push(l);
+                        }
+                    }
+                }
+                sel.modseq = st.highestmodseq;
+            }
+        }
+        for l in lines {
+            self.untagged(&l);
+        }
+    }
+
+    /// (sequence number, UID) pairs of a set, in order; `None` when a sequence number is
+    /// beyond the mailbox.
+    pub(super) fn resolve(&self, set: &SeqSet, uid: bool) -> Option<Vec<(u32, u32)>> {
+        let sel = self.sel.as_ref()?;
+        let n = sel.uids.len() as u32;
+        if uid {
+            let max = sel.uids.last().copied().unwrap_or(0);
+            return Some(
+                sel.uids
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, u)| set.contains(**u, max))
+                    .map(|(i, u)| (i as u32 + 1, *u))
+                    .collect(),
+            );
+        }
+        // A number beyond the mailbox is an error, but a range with `*` is not: `1:*` of an
+        // empty mailbox is simply empty (clients send it to resynchronise).
+        if set
+            .0
+            .iter()
+            .any(|&(a, b)| a != u32::MAX && b != u32::MAX && a.max(b) > n)
+        {
+            return None;
+        }
+        Some(
+            (1..=n)
+                .filter(|s| set.contains(*s, n))
+                .map(|s| (s, sel.uids[s as usize - 1]))
+                .collect(),
+        )
+    }
+
+    pub(super) async fn idle(&mut self, tag: &str) -> Flow {
+        self.conn.write_raw(b"+ idling\r\n");
+        self.refresh(true).await;
+        loop {
+            let _ = self.conn.flush().await;
+            self.conn.shrink();
+            let mut watch = self.sel.as_ref().map(|s| s.watch.clone());
+            enum Ev {
+                Line(Result<Line, ReadError>),
+                Changed,
+            }
+            let ev = {
+                let changed = async {
+                    match &mut watch {
+                        Some(w) => {
+                            let _ = w.changed().await;
+                        }
+                        None => std::future::pending::<()>().await,
+                    }
+                };
+                tokio::select! {
+                    l = self.conn.read_line(MAX_LINE, AUTH_TIMEOUT) => Ev::Line(l),
+                    _ = changed => Ev::Changed,
+                }
+            };
+            match ev {
+                Ev::Changed => {
+                    if let (Some(sel), Some(w)) = (&mut self.sel, watch) {
+                        sel.watch = w;
+                    }
+                    self.refresh(true).await;
+                }
+                Ev::Line(Ok(Line::Text(t))) if t.eq_ignore_ascii_case(b"DONE") => {
+                    self.tagged(tag, "OK", "IDLE terminated");
+                    return Flow::Continue;
+                }
+                Ev::Line(Ok(_)) => {
+                    self.tagged(tag, "BAD", "Expected DONE");
+                    return Flow::Continue;
+                }
+                Ev::Line(Err(ReadError::Shutdown)) => {
+                    self.untagged("BYE [UNAVAILABLE] Server shutting down");
+                    return Flow::Close;
+                }
+                Ev::Line(Err(_)) => return Flow::Close,
+            }
+        }
+    }
+
+    pub(super) async fn expunge(&mut self, tag: &str, set: Option<SeqSet>) {
+        let Some(sel) = &self.sel else { return };
+        if sel.read_only {
+            self.tagged(tag, "NO", "[READ-ONLY] Mailbox is read-only");
+            return;
+        }
+        let only: Option<Vec<u32>> = set.map(|s| {
+            self.resolve(&s, true)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(_, u)| u)
+                .collect()
+        });
+        let folder = sel.folder.clone();
+        match folder.expunge(only.as_deref()).await {
+            Ok(gone) => {
+                if !gone.is_empty() {
+                    self.usage_changed();
+                }
+                self.refresh(true).await;
+                self.tagged(tag, "OK", "EXPUNGE completed");
+            }
+            Err(e) => self.tagged(tag, "NO", &index_error(&e)),
+        }
+    }
+}
