@@ -167,3 +167,14 @@ fn connection_limits_apply_to_imap_and_pop3() {
     let mut e = std::net::TcpStream::connect(("127.0.0.1", p.imap)).unwrap();
     assert!(read_line(&mut e).starts_with("* OK [CAPABILITY"));
 }
+
+#[test]
+fn behaviours_imaptest_found_wrong() {
+    let (y, tls) = mail_server("");
+    let p = y.ports;
+    let out = script(
+        "imap_conformance.py",
+        &[p.smtp.to_string(), p.imaps.to_string(), ca(&tls)],
+    );
+    assert!(out.contains("conformance: all checks passed"), "{out}");
+}

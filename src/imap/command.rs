@@ -7,16 +7,20 @@ use super::search::SearchKey;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseError(pub String);
 
-/// A set of sequence numbers or UIDs: ranges with `u32::MAX` standing for `*`.
+/// A set of sequence numbers or UIDs: ranges with [`SeqSet::STAR`] standing for `*` (0 is
+/// never a sequence number or UID, and 4294967295 is one).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeqSet(pub Vec<(u32, u32)>);
 
 impl SeqSet {
+    /// `*`: the largest number in use.
+    pub const STAR: u32 = 0;
+
     /// Whether `n` is in the set, with `*` meaning `largest`.
     pub fn contains(&self, n: u32, largest: u32) -> bool {
         self.0.iter().any(|&(a, b)| {
-            let a = if a == u32::MAX { largest } else { a };
-            let b = if b == u32::MAX { largest } else { b };
+            let a = if a == Self::STAR { largest } else { a };
+            let b = if b == Self::STAR { largest } else { b };
             let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
             n >= lo && n <= hi
         })
@@ -114,6 +118,30 @@ pub struct SearchReturn {
     pub save: bool,
 }
 
+/// The arguments of LIST (RFC 9051 §6.3.9, RFC 5258 LIST-EXTENDED, RFC 6154 SPECIAL-USE,
+/// RFC 5819 LIST-STATUS) and LSUB (RFC 3501 §6.3.9).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListArgs {
+    /// Reference name.
+    pub reference: String,
+    /// Mailbox patterns (several in the extended form).
+    pub patterns: Vec<String>,
+    /// Selection `SUBSCRIBED`: subscribed names, existing or not.
+    pub subscribed: bool,
+    /// Selection `SPECIAL-USE`: folders with a special use.
+    pub special_use: bool,
+    /// Selection `RECURSIVEMATCH`: also parents of matching names that do not match.
+    pub recursive: bool,
+    /// `RETURN (SUBSCRIBED)`.
+    pub return_subscribed: bool,
+    /// `RETURN (CHILDREN)`.
+    pub return_children: bool,
+    /// `RETURN (STATUS (...))` items.
+    pub status: Vec<String>,
+    /// LSUB instead of LIST.
+    pub lsub: bool,
+}
+
 /// A parsed command.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
@@ -150,25 +178,8 @@ pub enum Command {
     Subscribe(String),
     /// `UNSUBSCRIBE`.
     Unsubscribe(String),
-    /// `LIST` (RFC 5258 extended form included).
-    List {
-        /// Reference.
-        reference: String,
-        /// Patterns.
-        patterns: Vec<String>,
-        /// `SUBSCRIBED` selection.
-        subscribed_only: bool,
-        /// `RETURN (SUBSCRIBED)`.
-        return_subscribed: bool,
-        /// `RETURN (SPECIAL-USE)` or `SPECIAL-USE` selection.
-        special_use: bool,
-        /// `RETURN (CHILDREN)`.
-        children: bool,
-        /// `RETURN (STATUS (...))`.
-        status: Vec<String>,
-        /// LSUB instead of LIST.
-        lsub: bool,
-    },
+    /// `LIST` (RFC 5258 extended form included) and `LSUB`.
+    List(ListArgs),
     /// `NAMESPACE`.
     Namespace,
     /// `STATUS mailbox (items)`.

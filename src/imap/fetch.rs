@@ -284,8 +284,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
         if uid && !items.contains(&FetchItem::Uid) {
             items.insert(0, FetchItem::Uid);
         }
-        if changed_since.is_some() {
-            self.condstore = true;
+        if changed_since.is_some() || items.contains(&FetchItem::ModSeq) {
+            self.enable_condstore().await;
         }
         let needs_structure = items
             .iter()
@@ -345,6 +345,9 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                 .collect()
         };
 
+        if items.contains(&FetchItem::Flags) {
+            self.announce_keywords(msgs.iter().map(|(_, m)| &m.flags));
+        }
         let reported = msgs.iter().map(|(_, m)| m.modseq).max().unwrap_or(0);
         // Batches are prepared (index lookups, file reads and MIME parsing on the blocking
         // pool) a few ahead of the one being written, so both cores work on a large FETCH.
@@ -387,7 +390,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                     match item {
                         FetchItem::Uid => out.extend_from_slice(format!("UID {}", m.uid).as_bytes()),
                         FetchItem::Flags => {
-                            out.extend_from_slice(format!("FLAGS ({})", m.flags.words().join(" ")).as_bytes())
+                            out.extend_from_slice(format!("FLAGS ({})", self.flag_list(m)).as_bytes())
                         }
                         FetchItem::InternalDate => out.extend_from_slice(
                             format!("INTERNALDATE \"{}\"", internal_date(m.internaldate)).as_bytes(),

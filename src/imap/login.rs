@@ -8,7 +8,7 @@ use base64::Engine;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tracing::{info, warn};
 
-use super::session::{Flow, PREAUTH_MAX, Session};
+use super::session::{Flow, PREAUTH_MAX_LINE, Session};
 use crate::auth::Login;
 use crate::smtp::conn::Line;
 
@@ -149,7 +149,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             Some(i) => i,
             None => {
                 self.conn.write_raw(b"+ \r\n");
-                match self.conn.read_line(PREAUTH_MAX, self.timeout()).await {
+                match self.conn.read_line(PREAUTH_MAX_LINE, self.timeout()).await {
                     Ok(Line::Text(t)) => String::from_utf8_lossy(&t).into_owned(),
                     _ => return Flow::Close,
                 }

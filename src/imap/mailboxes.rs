@@ -3,6 +3,8 @@
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use super::command::ListArgs;
+use super::list;
 use super::session::{Session, index_error};
 use crate::mailbox::index::{DELETED, IndexError, SEEN};
 
@@ -15,75 +17,55 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
         Some(format!("QUOTA \"\" (STORAGE {} {})", used / 1024, limit / 1024))
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub(super) async fn list(
-        &mut self,
-        tag: &str,
-        reference: &str,
-        patterns: &[String],
-        subscribed_only: bool,
-        return_subscribed: bool,
-        special_use_only: bool,
-        status: &[String],
-        lsub: bool,
-    ) {
-        let folders = match self.svc.index.list(self.account()).await {
-            Ok(f) => f,
-            Err(e) => {
+    /// LIST and LSUB: the entries [`super::list::entries`] selects, each with its STATUS
+    /// when asked (RFC 5819).
+    pub(super) async fn list(&mut self, tag: &str, args: &ListArgs) {
+        let account = self.account().to_owned();
+        let (folders, subscribed) = match (
+            self.svc.index.list(&account).await,
+            self.svc.index.subscriptions(&account).await,
+        ) {
+            (Ok(f), Ok(s)) => (f, s),
+            (Err(e), _) | (_, Err(e)) => {
                 self.tagged(tag, "NO", &index_error(&e));
                 return;
             }
         };
-        let verb = if lsub { "LSUB" } else { "LIST" };
-        if patterns.len() == 1 && patterns[0].is_empty() {
+        let verb = if args.lsub { "LSUB" } else { "LIST" };
+        if args.patterns.len() == 1 && args.patterns[0].is_empty() {
+            // RFC 9051 §6.3.9: the hierarchy delimiter and root.
             self.untagged(&format!("{verb} (\\Noselect) \".\" \"\""));
             self.tagged(tag, "OK", &format!("{verb} completed"));
             return;
         }
-        let reference = self.decode_name(reference).unwrap_or_default();
-        let compiled: Vec<super::list::Pattern> = patterns
+        let reference = self.decode_name(&args.reference).unwrap_or_default();
+        let patterns: Vec<list::Pattern> = args
+            .patterns
             .iter()
             .map(|p| {
                 let p = self.decode_name(p).unwrap_or_else(|| p.clone());
-                super::list::compile(&format!("{reference}{p}"))
+                list::compile(&format!("{reference}{p}"))
             })
             .collect();
-        // Every folder that has a child: the parents of every name.
-        let parents: std::collections::HashSet<&str> = folders
+        let view: Vec<list::Folder<'_>> = folders
             .iter()
-            .flat_map(|f| f.name.match_indices('.').map(|(i, _)| &f.name[..i]))
+            .map(|f| list::Folder {
+                name: &f.name,
+                special_use: f.special_use.as_deref(),
+            })
             .collect();
-        let mut out = Vec::new();
-        for f in &folders {
-            let matched = compiled.iter().any(|p| p.matches(&f.name));
-            if !matched || ((subscribed_only || lsub) && !f.subscribed) {
-                continue;
-            }
-            if special_use_only && f.special_use.is_none() {
-                continue;
-            }
-            let children = parents.contains(f.name.as_str());
-            let mut attrs = vec![
-                if children {
-                    "\\HasChildren"
-                } else {
-                    "\\HasNoChildren"
-                }
-                .to_owned(),
-            ];
-            if let Some(su) = &f.special_use {
-                attrs.push(su.clone());
-            }
-            if (return_subscribed || subscribed_only) && f.subscribed {
-                attrs.push("\\Subscribed".into());
-            }
-            out.push((f.name.clone(), attrs));
-        }
-        for (name, attrs) in out {
-            let enc = self.encode_name(&name);
-            self.untagged(&format!("{verb} ({}) \".\" {enc}", attrs.join(" ")));
-            if !status.is_empty()
-                && let Ok(line) = self.status_line(&name, status).await
+        let entries = list::entries(&view, &subscribed, &patterns, args);
+        for e in entries {
+            let enc = self.encode_name(&e.name);
+            let extra = if e.childinfo {
+                " (CHILDINFO (\"SUBSCRIBED\"))"
+            } else {
+                ""
+            };
+            self.untagged(&format!("{verb} ({}) \".\" {enc}{extra}", e.attrs.join(" ")));
+            if !args.status.is_empty()
+                && e.exists
+                && let Ok(line) = self.status_line(&e.name, &args.status).await
             {
                 self.untagged(&line);
             }
@@ -101,6 +83,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                 "UIDNEXT" => u64::from(st.uidnext),
                 "UIDVALIDITY" => u64::from(st.uidvalidity),
                 "UNSEEN" => st.msgs.iter().filter(|m| m.flags.system & SEEN == 0).count() as u64,
+                "RECENT" => st.msgs.iter().filter(|m| m.uid > st.recent_uid).count() as u64,
                 "DELETED" => st.msgs.iter().filter(|m| m.flags.system & DELETED != 0).count() as u64,
                 "SIZE" => st.msgs.iter().map(|m| m.size).sum(),
                 "HIGHESTMODSEQ" => st.highestmodseq,

@@ -89,13 +89,18 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             StoreOp::Replace => 0,
         };
         if unchanged_since.is_some() {
-            self.condstore = true;
+            self.enable_condstore().await;
         }
         match folder.store(&uids, op_n, &f, unchanged_since).await {
             Ok((changed, failed)) => {
                 let condstore = self.condstore;
+                let seq_of: std::collections::HashMap<u32, u32> =
+                    targets.iter().map(|(s, u)| (*u, *s)).collect();
+                if !silent {
+                    self.announce_keywords(changed.iter().map(|(_, fl, _)| fl));
+                }
                 for (u, fl, modseq) in &changed {
-                    let Some((seq, _)) = targets.iter().find(|(_, x)| x == u) else {
+                    let Some(seq) = seq_of.get(u) else {
                         continue;
                     };
                     if silent && !condstore {
@@ -104,7 +109,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                     let mut l = format!("{seq} FETCH (");
                     let mut items = Vec::new();
                     if !silent {
-                        items.push(format!("FLAGS ({})", fl.words().join(" ")));
+                        items.push(format!("FLAGS ({})", self.flag_words(*u, fl)));
                     }
                     if uid {
                         items.push(format!("UID {u}"));

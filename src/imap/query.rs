@@ -16,9 +16,13 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
         key: SearchKey,
     ) {
         self.refresh(uid).await;
+        if key.uses_modseq() {
+            self.enable_condstore().await;
+        }
         let Some(sel) = &self.sel else { return };
         let folder = sel.folder.clone();
         let view = sel.uids.clone();
+        let recent = sel.recent.clone();
         let msgs: Vec<(u32, crate::mailbox::index::Msg)> = {
             let st = folder.state().await;
             view.iter()
@@ -49,6 +53,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                 max_seq,
                 max_uid,
                 content: content.as_ref(),
+                recent: recent.contains(&m.uid),
             };
             if search::matches(&key, &c) {
                 hits.push((*seq, m.uid, m.modseq));
@@ -93,7 +98,15 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                 if r.count {
                     l.push_str(&format!(" COUNT {}", numbers.len()));
                 }
-                if let Some(m) = modseq.filter(|_| !numbers.is_empty()) {
+                // RFC 7162 §3.1.5: the highest MODSEQ of the messages returned; MIN and MAX
+                // alone return only those messages (hits are in ascending order).
+                let returned = if (r.min || r.max) && !(r.all || r.count) {
+                    let ends = [r.min.then(|| hits.first()), r.max.then(|| hits.last())];
+                    ends.into_iter().flatten().flatten().map(|h| h.2).max()
+                } else {
+                    hits.iter().map(|h| h.2).max()
+                };
+                if let Some(m) = returned.filter(|_| modseq.is_some()) {
                     l.push_str(&format!(" MODSEQ {m}"));
                 }
                 self.untagged(&l);

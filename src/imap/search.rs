@@ -18,7 +18,7 @@ pub enum SearchKey {
     Flag(u8, bool),
     /// `KEYWORD` / `UNKEYWORD`.
     Keyword(String, bool),
-    /// `RECENT` (nothing is recent in yubin's model; IMAP4rev2 dropped it).
+    /// `RECENT` (IMAP4rev1 sessions; IMAP4rev2 dropped it).
     Recent,
     /// `HEADER name value` (and FROM, TO, CC, BCC, SUBJECT).
     Header(String, String),
@@ -83,6 +83,8 @@ pub struct Candidate<'a> {
     pub max_uid: u32,
     /// The parsed content, when the key needs it.
     pub content: Option<&'a Content>,
+    /// `\Recent` for the searching session.
+    pub recent: bool,
 }
 
 /// Decoded searchable text of a message.
@@ -260,7 +262,7 @@ pub fn matches(key: &SearchKey, c: &Candidate<'_>) -> bool {
         K::Uid(s) => s.contains(c.msg.uid, c.max_uid),
         K::Flag(bit, set) => (c.msg.flags.system & bit != 0) == *set,
         K::Keyword(k, set) => c.msg.flags.has_keyword(k) == *set,
-        K::Recent => false,
+        K::Recent => c.recent,
         K::Larger(n) => c.msg.size > *n,
         K::Smaller(n) => c.msg.size < *n,
         K::ModSeq(n) => c.msg.modseq >= *n,

@@ -2,12 +2,33 @@
 //! folder in step (EXISTS, EXPUNGE, FETCH FLAGS; RFC 9051 §7.5.1 says when), sequence sets,
 //! IDLE (RFC 2177) and EXPUNGE.
 
+use std::collections::BTreeSet;
+
 use tokio::io::{AsyncRead, AsyncWrite};
 use tracing::warn;
 
 use super::parse::SeqSet;
 use super::session::{AUTH_TIMEOUT, Flow, MAX_LINE, Selected, Session, index_error};
-use crate::mailbox::index::SEEN;
+use crate::mailbox::index::{Flags, Folder, Msg, SEEN};
+
+/// The FLAGS and PERMANENTFLAGS responses for a folder with `keywords` (RFC 9051 §7.3.5,
+/// §7.1): any keyword may be created (`\*`) unless the folder is read-only.
+fn flags_responses(keywords: &[String], read_only: bool) -> [String; 2] {
+    let mut flags = "\\Answered \\Flagged \\Deleted \\Seen \\Draft".to_owned();
+    for k in keywords {
+        flags.push(' ');
+        flags.push_str(k);
+    }
+    let perm = if read_only {
+        "()".to_owned()
+    } else {
+        format!("({flags} \\*)")
+    };
+    [
+        format!("FLAGS ({flags})"),
+        format!("OK [PERMANENTFLAGS {perm}] Limited"),
+    ]
+}
 use crate::smtp::conn::{Line, ReadError};
 
 impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
@@ -22,6 +43,21 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             Err(e) => {
                 self.tagged(tag, "NO", &index_error(&e));
                 return;
+            }
+        };
+        // \Recent is for IMAP4rev1 clients: the first read-write session to select the folder
+        // takes the new messages; EXAMINE only looks (RFC 3501 §2.3.2, §6.3.2).
+        let recent: BTreeSet<u32> = if self.rev2 {
+            BTreeSet::new()
+        } else if read_only {
+            folder.unclaimed_recent().await.into_iter().collect()
+        } else {
+            match folder.claim_recent().await {
+                Ok(r) => r.into_iter().collect(),
+                Err(e) => {
+                    warn!(error = %e, "cannot record \\Recent");
+                    BTreeSet::new()
+                }
             }
         };
         let watch = folder.watch();
@@ -49,25 +85,16 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                 unseen,
             )
         };
-        let mut flags = "\\Answered \\Flagged \\Deleted \\Seen \\Draft".to_owned();
-        for k in &keywords {
-            flags.push(' ');
-            flags.push_str(k);
-        }
         self.untagged(&format!("{} EXISTS", uids.len()));
         if !self.rev2 {
-            self.untagged("0 RECENT");
+            self.untagged(&format!("{} RECENT", recent.len()));
             if let Some(u) = first_unseen {
                 self.untagged(&format!("OK [UNSEEN {u}] First unseen"));
             }
         }
-        self.untagged(&format!("FLAGS ({flags})"));
-        let perm = if read_only {
-            "()".to_owned()
-        } else {
-            format!("({flags} \\*)")
-        };
-        self.untagged(&format!("OK [PERMANENTFLAGS {perm}] Limited"));
+        for line in flags_responses(&keywords, read_only) {
+            self.untagged(&line);
+        }
         self.untagged(&format!("OK [UIDVALIDITY {uidvalidity}] UIDs valid"));
         self.untagged(&format!("OK [UIDNEXT {uidnext}] Predicted next UID"));
         self.untagged(&format!("OK [HIGHESTMODSEQ {modseq}] Highest"));
@@ -81,6 +108,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             uids,
             modseq,
             watch,
+            recent,
+            keywords,
         });
         let rw = if read_only { "[READ-ONLY]" } else { "[READ-WRITE]" };
         self.tagged(
@@ -88,6 +117,56 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             "OK",
             &format!("{rw} {} completed", if read_only { "EXAMINE" } else { "SELECT" }),
         );
+    }
+
+    /// The flag list of a message as this session shows it: with `\Recent` for an IMAP4rev1
+    /// session that holds the message as recent.
+    pub(super) fn flag_list(&self, m: &Msg) -> String {
+        self.flag_words(m.uid, &m.flags)
+    }
+
+    /// [`Session::flag_list`] for a UID and its flags.
+    pub(super) fn flag_words(&self, uid: u32, flags: &Flags) -> String {
+        let mut words = flags.words();
+        if !self.rev2 && self.sel.as_ref().is_some_and(|s| s.recent.contains(&uid)) {
+            words.insert(0, "\\Recent");
+        }
+        words.join(" ")
+    }
+
+    /// Announces keywords the session has not seen yet (FLAGS and PERMANENTFLAGS), before a
+    /// FETCH response shows them: a client must learn of a keyword from FLAGS first (RFC 9051
+    /// §7.3.5; imaptest: "Keyword used without being in FLAGS").
+    pub(super) fn announce_keywords<'a>(&mut self, flags: impl IntoIterator<Item = &'a Flags>) {
+        let Some(sel) = &mut self.sel else { return };
+        let mut new = false;
+        for f in flags {
+            for k in &f.keywords {
+                if !sel.keywords.iter().any(|x| x.eq_ignore_ascii_case(k)) {
+                    sel.keywords.push(k.clone());
+                    new = true;
+                }
+            }
+        }
+        if new {
+            let lines = flags_responses(&sel.keywords, sel.read_only);
+            for line in lines {
+                self.untagged(&line);
+            }
+        }
+    }
+
+    /// Turns CONDSTORE on for the session (RFC 7162 §3.1): a command that uses it enables it,
+    /// and with a folder selected the client learns HIGHESTMODSEQ at once.
+    pub(super) async fn enable_condstore(&mut self) {
+        if self.condstore {
+            return;
+        }
+        self.condstore = true;
+        if let Some(sel) = &self.sel {
+            let modseq = sel.folder.state().await.highestmodseq;
+            self.untagged(&format!("OK [HIGHESTMODSEQ {modseq}] Highest"));
+        }
     }
 
     /// Reports changes of the selected folder since the last report. EXPUNGE responses only
@@ -98,9 +177,9 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
         if let Err(e) = folder.sync().await {
             warn!(error = %e, "cannot sync the folder");
         }
-        let condstore = self.condstore;
-        let mut lines = Vec::new();
-        {
+        let mut expunged = Vec::new();
+        let mut changed: Vec<(usize, Msg)> = Vec::new();
+        let (exists, grew) = {
             let st = folder.state().await;
             let Some(sel) = &mut self.sel else { return };
             if expunges {
@@ -108,7 +187,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                 while i > 0 {
                     i -= 1;
                     if st.position(sel.uids[i]).is_none() {
-                        lines.push(format!("{} EXPUNGE", i + 1));
+                        expunged.push(i + 1);
+                        sel.recent.remove(&sel.uids[i]);
                         sel.uids.remove(i);
                     }
                 }
@@ -118,29 +198,52 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             for m in st.msgs.iter().filter(|m| m.uid > max) {
                 sel.uids.push(m.uid);
             }
-            if sel.uids.len() != before {
-                lines.push(format!("{} EXISTS", sel.uids.len()));
-            }
             if st.highestmodseq > sel.modseq {
                 for (i, uid) in sel.uids.iter().enumerate() {
                     if let Some(p) = st.position(*uid) {
                         let m = &st.msgs[p];
                         if m.modseq > sel.modseq && m.uid <= max {
-                            let mut l = format!("{} FETCH (FLAGS ({})", i + 1, m.flags.words().join(" "));
-                            if condstore {
-                                l.push_str(&format!(" MODSEQ ({})", m.modseq));
-                            }
-                            l.push(')');
-                            lines.push(l);
+                            changed.push((i + 1, m.clone()));
                         }
                     }
                 }
                 sel.modseq = st.highestmodseq;
             }
+            (sel.uids.len(), sel.uids.len() != before)
+        };
+        for n in expunged {
+            self.untagged(&format!("{n} EXPUNGE"));
         }
-        for l in lines {
+        if grew {
+            self.untagged(&format!("{exists} EXISTS"));
+            if !self.rev2 {
+                self.take_recent(&folder).await;
+            }
+        }
+        self.announce_keywords(changed.iter().map(|(_, m)| &m.flags));
+        for (seq, m) in &changed {
+            let mut l = format!("{seq} FETCH (FLAGS ({})", self.flag_list(m));
+            if self.condstore {
+                l.push_str(&format!(" MODSEQ ({})", m.modseq));
+            }
+            l.push(')');
             self.untagged(&l);
         }
+    }
+
+    /// New messages arrived: a read-write IMAP4rev1 session takes those no other session has
+    /// taken as \Recent, and says how many it holds.
+    async fn take_recent(&mut self, folder: &Folder) {
+        let Some(sel) = &self.sel else { return };
+        let news: Vec<u32> = if sel.read_only {
+            folder.unclaimed_recent().await
+        } else {
+            folder.claim_recent().await.unwrap_or_default()
+        };
+        let Some(sel) = &mut self.sel else { return };
+        sel.recent.extend(news);
+        let n = sel.recent.len();
+        self.untagged(&format!("{n} RECENT"));
     }
 
     /// (sequence number, UID) pairs of a set, in order; `None` when a sequence number is
@@ -164,7 +267,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
         if set
             .0
             .iter()
-            .any(|&(a, b)| a != u32::MAX && b != u32::MAX && a.max(b) > n)
+            .any(|&(a, b)| a != SeqSet::STAR && b != SeqSet::STAR && a.max(b) > n)
         {
             return None;
         }

@@ -26,9 +26,12 @@ use crate::smtp::conn::{Conn, Line, ReadError, Stream};
 
 /// Longest command line (without literals).
 pub(super) const MAX_LINE: usize = 64 * 1024;
-/// Before login, the longest command line, and the most literal bytes one command may carry:
-/// a login name and a password, never a message.
-pub(super) const PREAUTH_MAX: usize = 8 * 1024;
+/// Before login, the longest command line: an ID command of the largest size RFC 2971 §3.3
+/// allows (30 field-value pairs of at most 1024 octets), and no more.
+pub(super) const PREAUTH_MAX_LINE: usize = 40 * 1024;
+/// Before login, the most literal bytes one command may carry: a login name and a password,
+/// never a message.
+pub(super) const PREAUTH_MAX_LITERAL: u64 = 8 * 1024;
 /// Idle time before logging out an authenticated client (RFC 9051 §5.4: at least 30 minutes).
 pub(super) const AUTH_TIMEOUT: Duration = Duration::from_secs(31 * 60);
 /// Idle time before dropping a client that has not logged in.
@@ -54,6 +57,10 @@ pub(super) struct Selected {
     /// MODSEQ up to which flag changes were reported.
     pub modseq: u64,
     pub watch: watch::Receiver<u64>,
+    /// UIDs that are \Recent for this session (IMAP4rev1 only; RFC 3501 §2.3.2).
+    pub recent: std::collections::BTreeSet<u32>,
+    /// Keywords announced in FLAGS so far.
+    pub keywords: Vec<String>,
 }
 
 pub(super) enum Flow {
@@ -279,7 +286,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
         let (max_line, limit) = if authenticated {
             (MAX_LINE, self.svc.limits.message_size_bytes.max(64 * 1024))
         } else {
-            (PREAUTH_MAX, PREAUTH_MAX as u64)
+            (PREAUTH_MAX_LINE, PREAUTH_MAX_LITERAL)
         };
         let mut buf: Vec<u8> = Vec::new();
         loop {
@@ -401,7 +408,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                 for c in caps {
                     match c.as_str() {
                         "CONDSTORE" => {
-                            self.condstore = true;
+                            self.enable_condstore().await;
                             on.push(c);
                         }
                         "UTF8=ACCEPT" => {
@@ -452,9 +459,6 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                 let r = self.svc.index.rename(self.account(), &a, &b).await;
                 self.done(tag, "RENAME", r);
             }
-            Command::Subscribe(m) | Command::Unsubscribe(m) if false => {
-                let _ = m;
-            }
             Command::Subscribe(m) => {
                 let name = self.decode_name(&m).unwrap_or(m);
                 let r = self.svc.index.subscribe(self.account(), &name, true).await;
@@ -465,28 +469,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                 let r = self.svc.index.subscribe(self.account(), &name, false).await;
                 self.done(tag, "UNSUBSCRIBE", r);
             }
-            Command::List {
-                reference,
-                patterns,
-                subscribed_only,
-                return_subscribed,
-                special_use,
-                children: _,
-                status,
-                lsub,
-            } => {
-                self.list(
-                    tag,
-                    &reference,
-                    &patterns,
-                    subscribed_only,
-                    return_subscribed,
-                    special_use,
-                    &status,
-                    lsub,
-                )
-                .await
-            }
+            Command::List(args) => self.list(tag, &args).await,
             Command::Namespace => {
                 self.untagged("NAMESPACE ((\"\" \".\")) NIL NIL");
                 self.tagged(tag, "OK", "NAMESPACE completed");

@@ -197,6 +197,8 @@ pub struct State {
     pub msgs: Vec<Msg>,
     /// UIDs expunged with the MODSEQ of their removal (for QRESYNC-style catch-up).
     pub cur_mtime: Option<SystemTime>,
+    /// The highest UID a session has been told is \Recent (RFC 3501 §2.3.2).
+    pub recent_uid: u32,
 }
 
 impl State {
@@ -348,6 +350,33 @@ impl Folder {
 
     fn bump(&self) {
         self.version.send_modify(|v| *v += 1);
+    }
+
+    /// Claims the messages no session has seen as \Recent yet: they are recent for the caller
+    /// (a session with the folder selected read-write) and for nobody else (RFC 3501 §2.3.2).
+    pub async fn claim_recent(&self) -> Result<Vec<u32>, IndexError> {
+        let mut st = self.state.lock().await;
+        let floor = st.recent_uid;
+        let claimed: Vec<u32> = st.msgs.iter().map(|m| m.uid).filter(|u| *u > floor).collect();
+        if let Some(&last) = claimed.last() {
+            sqlx::query("UPDATE folders SET recent_uid = ? WHERE id = ?")
+                .bind(i64::from(last))
+                .bind(self.id)
+                .execute(&self.pool)
+                .await?;
+            st.recent_uid = last;
+        }
+        Ok(claimed)
+    }
+
+    /// The messages still recent, without claiming them (EXAMINE, STATUS).
+    pub async fn unclaimed_recent(&self) -> Vec<u32> {
+        let st = self.state.lock().await;
+        st.msgs
+            .iter()
+            .map(|m| m.uid)
+            .filter(|u| *u > st.recent_uid)
+            .collect()
     }
 
     /// Locks the state (read it, or compute a view).
@@ -867,7 +896,7 @@ impl Drop for AccountLock {
 
 /// Every account's folders.
 pub struct Index {
-    pool: SqlitePool,
+    pub(super) pool: SqlitePool,
     roots: Mutex<HashMap<String, PathBuf>>,
     open: Mutex<HashMap<(String, String), Arc<Folder>>>,
     by_dir: Mutex<HashMap<PathBuf, Arc<Folder>>>,
@@ -1004,6 +1033,11 @@ impl Index {
                 continue;
             }
             self.create_locked(account, name, special).await?;
+            sqlx::query("INSERT OR IGNORE INTO subscriptions (account, name) VALUES (?, ?)")
+                .bind(account)
+                .bind(name)
+                .execute(&self.pool)
+                .await?;
         }
         Ok(())
     }
@@ -1038,13 +1072,16 @@ impl Index {
         Ok(())
     }
 
-    /// The folders of an account.
+    /// The folders of an account, with their subscription.
     pub async fn list(&self, account: &str) -> Result<Vec<FolderInfo>, IndexError> {
-        let rows =
-            sqlx::query("SELECT name, special_use, subscribed FROM folders WHERE account = ? ORDER BY name")
-                .bind(account)
-                .fetch_all(&self.pool)
-                .await?;
+        let rows = sqlx::query(
+            "SELECT f.name, f.special_use, s.name IS NOT NULL AS subscribed FROM folders f \
+             LEFT JOIN subscriptions s ON s.account = f.account AND s.name = f.name \
+             WHERE f.account = ? ORDER BY f.name",
+        )
+        .bind(account)
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows
             .iter()
             .map(|r| FolderInfo {
@@ -1062,7 +1099,7 @@ impl Index {
             return Ok(f.clone());
         }
         let row = sqlx::query(
-            "SELECT id, uidvalidity, uidnext, highestmodseq FROM folders WHERE account = ? AND name = ?",
+            "SELECT id, uidvalidity, uidnext, highestmodseq, recent_uid FROM folders WHERE account = ? AND name = ?",
         )
         .bind(account)
         .bind(&name)
@@ -1091,6 +1128,7 @@ impl Index {
             highestmodseq: row.get::<i64, _>("highestmodseq") as u64,
             msgs,
             cur_mtime: None,
+            recent_uid: row.get::<i64, _>("recent_uid") as u32,
         };
         let dir = self.dir_of(account, &name)?;
         let folder = Arc::new(Folder {
@@ -1218,23 +1256,7 @@ impl Index {
                 f.bump();
             }
         }
-        Ok(())
-    }
-
-    /// Subscribes or unsubscribes.
-    pub async fn subscribe(&self, account: &str, name: &str, on: bool) -> Result<(), IndexError> {
-        let name = check_name(name)?;
-        let n = sqlx::query("UPDATE folders SET subscribed = ? WHERE account = ? AND name = ?")
-            .bind(on)
-            .bind(account)
-            .bind(&name)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        if n == 0 && on {
-            return Err(IndexError::NoSuchFolder);
-        }
-        Ok(())
+        self.rename_subscriptions(account, &from, &to).await
     }
 }
 

@@ -4,3 +4,4 @@
 pub mod index;
 pub mod maildir;
 pub mod mutf7;
+mod subscriptions;

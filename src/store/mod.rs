@@ -19,6 +19,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../../schema/migrations/0002_queue.sql")),
     (3, include_str!("../../schema/migrations/0003_mailbox_index.sql")),
     (4, include_str!("../../schema/migrations/0004_webhook.sql")),
+    (5, include_str!("../../schema/migrations/0005_imap_state.sql")),
 ];
 
 /// Why the database could not be used.

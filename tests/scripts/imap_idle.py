@@ -44,14 +44,16 @@ check(a.line().startswith(b"+"), "no continuation")
 
 t0 = time.time()
 deliver("while idling")
-wait_for(a, b"* 2 EXISTS")
+seen = wait_for(a, b"* 2 EXISTS")
+check(a.line() == b"* 2 RECENT", "no RECENT after EXISTS")
 print("EXISTS after delivery: %.0f ms" % ((time.time() - t0) * 1000))
 
 b = Raw(IMAPS, CA, tls=True)
 b.login_plain("alice@example.test", "alice-password")
 b.ok("SELECT INBOX")
 b.ok("STORE 1 +FLAGS (\\Flagged)")
-wait_for(a, b"* 1 FETCH (FLAGS (\\Flagged))")
+# The idling session (IMAP4rev1, read-write) holds both messages as \\Recent.
+wait_for(a, b"* 1 FETCH (FLAGS (\\Recent \\Flagged))")
 b.ok("STORE 1 +FLAGS.SILENT (\\Deleted)")
 b.ok("EXPUNGE")
 wait_for(a, b"* 1 EXPUNGE")

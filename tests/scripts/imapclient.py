@@ -92,7 +92,9 @@ class Raw:
 
 def check(cond, what):
     if not cond:
-        print("FAILED:", what)
+        import traceback
+        caller = traceback.extract_stack(limit=2)[0]
+        print("FAILED at %s:%d: %s" % (caller.filename.rsplit("/", 1)[-1], caller.lineno, what))
         sys.exit(1)
 
 

@@ -1,38 +1,52 @@
 //! LIST and LSUB (RFC 9051 §6.3.9, RFC 5258 LIST-EXTENDED selection and return options,
 //! RFC 5819 LIST-STATUS) and STATUS items.
 
-use super::{Command, Parser, R, err};
+use super::{Command, ListArgs, Parser, R, err};
 
 impl Parser<'_> {
+    /// `list = "LIST" [SP list-select-opts] SP mailbox SP mbox-or-pat [SP list-return-opts]`
+    /// (RFC 5258 §6), and `lsub = "LSUB" SP mailbox SP list-mailbox`.
     pub(super) fn list(&mut self, lsub: bool) -> R<Command> {
         self.sp()?;
-        let (mut subscribed_only, mut special_use, mut return_subscribed, mut children, mut status) =
-            (false, false, false, false, Vec::new());
+        let mut a = ListArgs {
+            lsub,
+            ..ListArgs::default()
+        };
         if !lsub && self.maybe(b'(') {
+            let mut remote_only = true;
             while !self.maybe(b')') {
                 self.maybe(b' ');
                 match self.word().as_str() {
-                    "SUBSCRIBED" => subscribed_only = true,
-                    "SPECIAL-USE" => special_use = true,
-                    "REMOTE" | "RECURSIVEMATCH" => {}
+                    "SUBSCRIBED" => a.subscribed = true,
+                    "SPECIAL-USE" => a.special_use = true,
+                    "RECURSIVEMATCH" => {
+                        a.recursive = true;
+                        continue;
+                    }
+                    "REMOTE" => continue,
+                    "" => return err("expected a LIST selection option"),
                     other => return err(format!("unsupported LIST selection {other}")),
                 }
+                remote_only = false;
+            }
+            // RFC 5258 §3: RECURSIVEMATCH only modifies another selection option.
+            if a.recursive && remote_only {
+                return err("RECURSIVEMATCH needs another selection option");
             }
             self.sp()?;
         }
-        let reference = self.mailbox_or_empty()?;
+        a.reference = self.mailbox_or_empty()?;
         self.sp()?;
-        let mut patterns = Vec::new();
         if !lsub && self.maybe(b'(') {
             loop {
-                patterns.push(self.list_mailbox()?);
+                a.patterns.push(self.list_mailbox()?);
                 if self.maybe(b')') {
                     break;
                 }
                 self.sp()?;
             }
         } else {
-            patterns.push(self.list_mailbox()?);
+            a.patterns.push(self.list_mailbox()?);
         }
         if !lsub && self.maybe(b' ') {
             if !self.keyword("RETURN") {
@@ -43,27 +57,20 @@ impl Parser<'_> {
             while !self.maybe(b')') {
                 self.maybe(b' ');
                 match self.word().as_str() {
-                    "SUBSCRIBED" => return_subscribed = true,
-                    "CHILDREN" => children = true,
-                    "SPECIAL-USE" => special_use = true,
+                    "SUBSCRIBED" => a.return_subscribed = true,
+                    "CHILDREN" => a.return_children = true,
+                    // Special-use attributes are always returned.
+                    "SPECIAL-USE" => {}
                     "STATUS" => {
                         self.sp()?;
-                        status = self.status_items()?;
+                        a.status = self.status_items()?;
                     }
+                    "" => return err("expected a LIST return option"),
                     other => return err(format!("unsupported LIST return option {other}")),
                 }
             }
         }
-        Ok(Command::List {
-            reference,
-            patterns,
-            subscribed_only,
-            return_subscribed,
-            special_use,
-            children,
-            status,
-            lsub,
-        })
+        Ok(Command::List(a))
     }
 
     pub(super) fn mailbox_or_empty(&mut self) -> R<String> {

@@ -11,7 +11,7 @@ mod keys;
 mod mailbox;
 
 pub use super::command::{
-    Command, FetchItem, ParseError, SearchReturn, Section, SectionKind, SeqSet, StoreOp,
+    Command, FetchItem, ListArgs, ParseError, SearchReturn, Section, SectionKind, SeqSet, StoreOp,
 };
 pub use crate::time::days_from_civil;
 
@@ -46,6 +46,12 @@ impl<'a> Parser<'a> {
             pos: 0,
             depth: 0,
         }
+    }
+
+    /// `~{`: a literal8 (RFC 3516) starts here. A `~` alone is an atom character
+    /// (`LIST "" ~foo`).
+    fn literal8_next(&self) -> bool {
+        self.peek() == Some(b'~') && self.buf.get(self.pos + 1) == Some(&b'{')
     }
 
     fn peek(&self) -> Option<u8> {
@@ -130,9 +136,10 @@ impl<'a> Parser<'a> {
             .ok_or(ParseError("number too large".into()))
     }
 
+    /// `nz-number`: 1 to 4294967295.
     fn nz_number(&mut self) -> R<u32> {
         let n = self.number()?;
-        if n == 0 || n > u64::from(u32::MAX - 1) {
+        if n == 0 || n > u64::from(u32::MAX) {
             return err("expected a non-zero 32-bit number");
         }
         Ok(n as u32)
@@ -187,7 +194,8 @@ impl<'a> Parser<'a> {
     fn string(&mut self) -> R<Vec<u8>> {
         match self.peek() {
             Some(b'"') => self.quoted(),
-            Some(b'{') | Some(b'~') => self.literal(),
+            Some(b'{') => self.literal(),
+            Some(b'~') if self.literal8_next() => self.literal(),
             _ => err("expected a string"),
         }
     }
@@ -199,7 +207,8 @@ impl<'a> Parser<'a> {
     /// `astring = 1*ASTRING-CHAR / string`.
     pub fn astring(&mut self) -> R<String> {
         match self.peek() {
-            Some(b'"') | Some(b'{') | Some(b'~') => Self::text(self.string()?),
+            Some(b'"') | Some(b'{') => Self::text(self.string()?),
+            Some(b'~') if self.literal8_next() => Self::text(self.string()?),
             _ => {
                 let start = self.pos;
                 while self.peek().is_some_and(is_astring_char) {
@@ -234,7 +243,8 @@ impl<'a> Parser<'a> {
     /// `list-mailbox = 1*list-char / string`.
     fn list_mailbox(&mut self) -> R<String> {
         match self.peek() {
-            Some(b'"') | Some(b'{') | Some(b'~') => Self::text(self.string()?),
+            Some(b'"') | Some(b'{') => Self::text(self.string()?),
+            Some(b'~') if self.literal8_next() => Self::text(self.string()?),
             _ => {
                 let start = self.pos;
                 while self
@@ -267,7 +277,7 @@ impl<'a> Parser<'a> {
 
     fn seq_number(&mut self) -> R<u32> {
         if self.maybe(b'*') {
-            return Ok(u32::MAX);
+            return Ok(SeqSet::STAR);
         }
         self.nz_number()
     }
@@ -537,7 +547,15 @@ mod tests {
         ) else {
             panic!()
         };
-        assert_eq!(set, SeqSet(vec![(1, u32::MAX), (3, 3)]));
+        assert_eq!(set, SeqSet(vec![(1, SeqSet::STAR), (3, 3)]));
+        // 4294967295 is a number, not `*` (imaptest search-sets).
+        let Command::Search { key, .. } = cmd("a UID SEARCH UID 1:4294967295") else {
+            panic!()
+        };
+        assert_eq!(
+            key,
+            crate::imap::search::SearchKey::Uid(SeqSet(vec![(1, u32::MAX)]))
+        );
         assert_eq!(items[0], FetchItem::Flags);
         assert_eq!(
             items[1],
@@ -647,17 +665,50 @@ mod tests {
     }
 
     #[test]
-    fn list_forms() {
-        assert!(matches!(cmd("a LIST \"\" *"), Command::List { lsub: false, .. }));
-        assert!(matches!(
-            cmd("a LIST (SPECIAL-USE) \"\" (* %) RETURN (SUBSCRIBED STATUS (MESSAGES UNSEEN))"),
-            Command::List {
-                special_use: true,
-                return_subscribed: true,
-                ..
+    fn tilde_is_an_atom_character() {
+        // imaptest atoms: `~` starts a literal8 only before `{`.
+        let Command::List(a) = cmd("a LIST \"\" ~foo") else {
+            panic!()
+        };
+        assert_eq!(a.patterns, vec!["~foo".to_owned()]);
+        assert_eq!(
+            cmd("a SELECT ~foo"),
+            Command::Select {
+                mailbox: "~foo".into(),
+                read_only: false,
+                condstore: false
             }
+        );
+    }
+
+    #[test]
+    fn list_forms() {
+        assert!(matches!(
+            cmd("a LIST \"\" *"),
+            Command::List(ListArgs { lsub: false, .. })
         ));
-        assert!(matches!(cmd("a LSUB \"\" %"), Command::List { lsub: true, .. }));
+        let Command::List(a) =
+            cmd("a LIST (SPECIAL-USE) \"\" (* %) RETURN (SUBSCRIBED STATUS (MESSAGES UNSEEN))")
+        else {
+            panic!()
+        };
+        assert!(a.special_use && a.return_subscribed && !a.subscribed);
+        assert_eq!(a.patterns, vec!["*".to_owned(), "%".to_owned()]);
+        assert_eq!(a.status, vec!["MESSAGES".to_owned(), "UNSEEN".to_owned()]);
+        assert!(matches!(
+            cmd("a LSUB \"\" %"),
+            Command::List(ListArgs { lsub: true, .. })
+        ));
+        // RFC 5258 §3: RECURSIVEMATCH alone (or with REMOTE) is an error (imaptest listext).
+        assert!(parse(b"a LIST (RECURSIVEMATCH) \"\" \"\"").is_err());
+        assert!(parse(b"a LIST (RECURSIVEMATCH REMOTE) \"\" \"\"").is_err());
+        assert!(parse(b"a LIST (IMAPTEST) \"\" \"\"").is_err());
+        assert!(parse(b"a LIST \"\" \"\" RETURN (IMAPTEST)").is_err());
+        let Command::List(a) = cmd("a LIST (SUBSCRIBED RECURSIVEMATCH) \"\" %") else {
+            panic!()
+        };
+        assert!(a.subscribed && a.recursive);
+        assert!(matches!(cmd("a LIST (REMOTE) \"\" %"), Command::List(_)));
         assert_eq!(
             cmd("a STATUS INBOX (MESSAGES UIDNEXT)"),
             Command::Status("INBOX".into(), vec!["MESSAGES".into(), "UIDNEXT".into()])
