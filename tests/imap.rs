@@ -178,3 +178,14 @@ fn behaviours_imaptest_found_wrong() {
     );
     assert!(out.contains("conformance: all checks passed"), "{out}");
 }
+
+#[test]
+fn qresync_after_expunges_and_flag_changes() {
+    let (y, tls) = mail_server("");
+    let p = y.ports;
+    let out = script(
+        "imap_qresync.py",
+        &[p.smtp.to_string(), p.imaps.to_string(), ca(&tls)],
+    );
+    assert!(out.contains("qresync: all checks passed"), "{out}");
+}

@@ -142,6 +142,20 @@ pub struct ListArgs {
     pub lsub: bool,
 }
 
+/// What a QRESYNC client knows of a folder (RFC 7162 §3.2.5):
+/// `QRESYNC (uidvalidity mod-sequence [known-uids [(seq-set uid-set)]])`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Qresync {
+    /// UIDVALIDITY the client last saw.
+    pub uidvalidity: u32,
+    /// MODSEQ up to which it is in step.
+    pub modseq: u64,
+    /// The UIDs it knows of (all, when absent).
+    pub known_uids: Option<SeqSet>,
+    /// Sequence numbers and the UIDs they had, to narrow the VANISHED answer.
+    pub seq_match: Option<(SeqSet, SeqSet)>,
+}
+
 /// A parsed command.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
@@ -167,6 +181,8 @@ pub enum Command {
         read_only: bool,
         /// `(CONDSTORE)` parameter.
         condstore: bool,
+        /// `(QRESYNC (...))` parameter (RFC 7162 §3.2.5).
+        qresync: Option<Qresync>,
     },
     /// `CREATE`.
     Create(String),
@@ -224,6 +240,8 @@ pub enum Command {
         items: Vec<FetchItem>,
         /// `(CHANGEDSINCE n)`.
         changed_since: Option<u64>,
+        /// `VANISHED` modifier (RFC 7162 §3.2.6).
+        vanished: bool,
     },
     /// `STORE`.
     Store {

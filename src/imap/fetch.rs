@@ -269,6 +269,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
         set: &SeqSet,
         items: &[FetchItem],
         changed_since: Option<u64>,
+        vanished: bool,
     ) {
         // New messages are announced first; expunges wait (RFC 9051 §7.5.1), except for UID
         // FETCH, whose numbers do not shift.
@@ -277,6 +278,9 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             self.tagged(tag, "BAD", "Invalid message sequence number");
             return;
         };
+        if let (true, Some(since)) = (vanished, changed_since) {
+            self.vanished_earlier(set, since).await;
+        }
         let Some(sel) = &self.sel else { return };
         let folder = sel.folder.clone();
         let read_only = sel.read_only;

@@ -46,6 +46,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                 "QUOTA",
                 "QUOTA=RES-STORAGE",
                 "CONDSTORE",
+                "QRESYNC",
                 "STATUS=SIZE",
                 "UTF8=ACCEPT",
                 "BINARY",

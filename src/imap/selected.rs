@@ -7,8 +7,9 @@ use std::collections::BTreeSet;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tracing::warn;
 
-use super::parse::SeqSet;
+use super::parse::{Qresync, SeqSet};
 use super::session::{AUTH_TIMEOUT, Flow, MAX_LINE, Selected, Session, index_error};
+use super::write::compress;
 use crate::mailbox::index::{Flags, Folder, Msg, SEEN};
 
 /// The FLAGS and PERMANENTFLAGS responses for a folder with `keywords` (RFC 9051 §7.3.5,
@@ -32,8 +33,19 @@ fn flags_responses(keywords: &[String], read_only: bool) -> [String; 2] {
 use crate::smtp::conn::{Line, ReadError};
 
 impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
-    pub(super) async fn select(&mut self, tag: &str, mailbox: &str, read_only: bool, condstore: bool) {
-        self.sel = None;
+    pub(super) async fn select(
+        &mut self,
+        tag: &str,
+        mailbox: &str,
+        read_only: bool,
+        condstore: bool,
+        qresync: Option<Qresync>,
+    ) {
+        // RFC 9051 §7.1, RFC 7162 §3.2.11: the client learns that the previous mailbox is
+        // closed before any response about the new one.
+        if self.sel.take().is_some() && (self.rev2 || self.qresync) {
+            self.untagged("OK [CLOSED] Previous mailbox closed");
+        }
         if condstore {
             self.condstore = true;
         }
@@ -102,6 +114,10 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             let enc = self.encode_name(&folder.name);
             self.untagged(&format!("LIST () \".\" {enc}"));
         }
+        let resync = match &qresync {
+            Some(q) if q.uidvalidity == uidvalidity => Some(folder.clone()),
+            _ => None,
+        };
         self.sel = Some(Selected {
             folder,
             read_only,
@@ -111,12 +127,66 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             recent,
             keywords,
         });
+        if let (Some(folder), Some(q)) = (resync, &qresync) {
+            self.resync(&folder, q).await;
+        }
         let rw = if read_only { "[READ-ONLY]" } else { "[READ-WRITE]" };
         self.tagged(
             tag,
             "OK",
             &format!("{rw} {} completed", if read_only { "EXAMINE" } else { "SELECT" }),
         );
+    }
+
+    /// QRESYNC at SELECT (RFC 7162 §3.2.5.2): what the client lost since its MODSEQ
+    /// (VANISHED (EARLIER)) and what changed (FETCH with UID, FLAGS and MODSEQ), within the UIDs
+    /// it says it knows.
+    async fn resync(&mut self, folder: &Folder, q: &Qresync) {
+        let known = |u: u32| q.known_uids.as_ref().is_none_or(|k| k.contains(u, u32::MAX));
+        match folder.vanished_since(q.modseq).await {
+            Ok(gone) => {
+                let gone: Vec<u32> = gone.into_iter().filter(|u| known(*u)).collect();
+                if !gone.is_empty() {
+                    self.untagged(&format!("VANISHED (EARLIER) {}", compress(&gone)));
+                }
+            }
+            Err(e) => warn!(error = %e, "cannot read expunged UIDs"),
+        }
+        let changed: Vec<(usize, Msg)> = {
+            let st = folder.state().await;
+            st.msgs
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| m.modseq > q.modseq && known(m.uid))
+                .map(|(i, m)| (i + 1, m.clone()))
+                .collect()
+        };
+        for (seq, m) in changed {
+            let line = format!(
+                "{seq} FETCH (UID {} FLAGS ({}) MODSEQ ({}))",
+                m.uid,
+                self.flag_list(&m),
+                m.modseq
+            );
+            self.untagged(&line);
+        }
+    }
+
+    /// `VANISHED (EARLIER)` for the UIDs of `set` expunged after `since` (UID FETCH with the
+    /// VANISHED modifier, RFC 7162 §3.2.6).
+    pub(super) async fn vanished_earlier(&mut self, set: &SeqSet, since: u64) {
+        let Some(sel) = &self.sel else { return };
+        let folder = sel.folder.clone();
+        match folder.vanished_since(since).await {
+            Ok(gone) => {
+                // `*` reaches past the last message still there: expunged UIDs may be higher.
+                let gone: Vec<u32> = gone.into_iter().filter(|u| set.contains(*u, u32::MAX)).collect();
+                if !gone.is_empty() {
+                    self.untagged(&format!("VANISHED (EARLIER) {}", compress(&gone)));
+                }
+            }
+            Err(e) => warn!(error = %e, "cannot read expunged UIDs"),
+        }
     }
 
     /// The flag list of a message as this session shows it: with `\Recent` for an IMAP4rev1
@@ -178,6 +248,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             warn!(error = %e, "cannot sync the folder");
         }
         let mut expunged = Vec::new();
+        let mut vanished = Vec::new();
         let mut changed: Vec<(usize, Msg)> = Vec::new();
         let (exists, grew) = {
             let st = folder.state().await;
@@ -188,6 +259,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                     i -= 1;
                     if st.position(sel.uids[i]).is_none() {
                         expunged.push(i + 1);
+                        vanished.push(sel.uids[i]);
                         sel.recent.remove(&sel.uids[i]);
                         sel.uids.remove(i);
                     }
@@ -211,8 +283,15 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             }
             (sel.uids.len(), sel.uids.len() != before)
         };
-        for n in expunged {
-            self.untagged(&format!("{n} EXPUNGE"));
+        if self.qresync {
+            // RFC 7162 §3.2.10: VANISHED instead of EXPUNGE once QRESYNC is on.
+            if !vanished.is_empty() {
+                self.untagged(&format!("VANISHED {}", compress(&vanished)));
+            }
+        } else {
+            for n in expunged {
+                self.untagged(&format!("{n} EXPUNGE"));
+            }
         }
         if grew {
             self.untagged(&format!("{exists} EXISTS"));

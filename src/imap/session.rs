@@ -82,6 +82,8 @@ pub(super) struct Session<IO> {
     pub rev2: bool,
     /// CONDSTORE enabled (MODSEQ in FETCH responses).
     pub condstore: bool,
+    /// QRESYNC enabled (VANISHED instead of EXPUNGE; RFC 7162 §3.2).
+    pub qresync: bool,
     errors: u32,
     pub(super) auth_failures: u32,
 }
@@ -130,6 +132,7 @@ async fn run_session<IO>(
             utf8: false,
             rev2: false,
             condstore: false,
+            qresync: false,
             errors: 0,
             auth_failures: 0,
         };
@@ -411,6 +414,11 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                             self.enable_condstore().await;
                             on.push(c);
                         }
+                        "QRESYNC" => {
+                            self.enable_condstore().await;
+                            self.qresync = true;
+                            on.push(c);
+                        }
                         "UTF8=ACCEPT" => {
                             self.utf8 = true;
                             on.push(c);
@@ -430,7 +438,15 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                 mailbox,
                 read_only,
                 condstore,
-            } => self.select(tag, &mailbox, read_only, condstore).await,
+                qresync,
+            } => {
+                if qresync.is_some() && !self.qresync {
+                    // RFC 7162 §3.2.5: only after ENABLE QRESYNC.
+                    self.tagged(tag, "BAD", "QRESYNC is not enabled");
+                } else {
+                    self.select(tag, &mailbox, read_only, condstore, qresync).await
+                }
+            }
             Command::Create(m) => {
                 let r = match self.decode_name(&m) {
                     Some(n) => {
@@ -513,7 +529,14 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                 set,
                 items,
                 changed_since,
-            } => self.fetch(tag, uid, &set, &items, changed_since).await,
+                vanished,
+            } => {
+                if vanished && !self.qresync {
+                    self.tagged(tag, "BAD", "VANISHED needs ENABLE QRESYNC");
+                } else {
+                    self.fetch(tag, uid, &set, &items, changed_since, vanished).await;
+                }
+            }
             Command::Store {
                 uid,
                 set,

@@ -248,7 +248,7 @@ pub struct Folder {
     pub name: String,
     /// The Maildir folder.
     pub dir: PathBuf,
-    pool: SqlitePool,
+    pub(super) pool: SqlitePool,
     state: tokio::sync::Mutex<State>,
     version: watch::Sender<u64>,
 }
@@ -485,6 +485,7 @@ impl Folder {
                         .execute(&mut *tx)
                         .await?;
                 }
+                super::vanished::record(&mut tx, self.id, &removed, st.highestmodseq).await?;
             }
             let entries = fresh
                 .into_iter()
@@ -605,6 +606,8 @@ impl Folder {
         }
         st.highestmodseq += 1;
         let set: HashSet<u32> = gone.iter().map(|m| m.uid).collect();
+        let uids: Vec<u32> = gone.iter().map(|m| m.uid).collect();
+        super::vanished::record(&mut tx, self.id, &uids, st.highestmodseq).await?;
         st.msgs.retain(|m| !set.contains(&m.uid));
         self.save_header(st, &mut tx).await?;
         tx.commit().await?;

@@ -1,7 +1,7 @@
 //! Message commands: FETCH items and body sections (RFC 9051 §6.4.5 `fetch-att`, `section`,
 //! RFC 3516 BINARY), STORE, COPY/MOVE, UID and the CONDSTORE modifiers (RFC 7162).
 
-use super::{Command, FetchItem, Parser, R, Section, SectionKind, StoreOp, err};
+use super::{Command, FetchItem, Parser, Qresync, R, Section, SectionKind, SeqSet, StoreOp, err};
 
 impl Parser<'_> {
     pub(super) fn section(&mut self) -> R<Section> {
@@ -147,24 +147,64 @@ impl Parser<'_> {
         }
     }
 
-    pub(super) fn modifier(&mut self, name: &str) -> R<Option<u64>> {
+    /// `fetch-modifier = chgsince-fetch-mod / "VANISHED"` (RFC 7162 §3.1.4.1, §3.2.6):
+    /// the CHANGEDSINCE value and whether VANISHED was asked for.
+    pub(super) fn fetch_modifiers(&mut self) -> R<(Option<u64>, bool)> {
+        let (mut changed_since, mut vanished) = (None, false);
         if self.peek() == Some(b' ') && self.buf.get(self.pos + 1) == Some(&b'(') {
             self.pos += 2;
-            let mut value = None;
             while !self.maybe(b')') {
                 self.maybe(b' ');
-                let w = self.word();
-                if w == name {
-                    self.sp()?;
-                    value = Some(self.number()?);
-                } else if w == "VANISHED" {
-                } else {
-                    return err(format!("unsupported modifier {w}"));
+                match self.word().as_str() {
+                    "CHANGEDSINCE" => {
+                        self.sp()?;
+                        changed_since = Some(self.number()?);
+                    }
+                    "VANISHED" => vanished = true,
+                    other => return err(format!("unsupported FETCH modifier {other}")),
                 }
             }
-            return Ok(value);
         }
-        Ok(None)
+        if vanished && changed_since.is_none() {
+            return err("VANISHED needs CHANGEDSINCE");
+        }
+        Ok((changed_since, vanished))
+    }
+
+    /// `QRESYNC (uidvalidity mod-sequence-value [SP known-uids] [SP seq-match-data])`
+    /// (RFC 7162 §3.2.5).
+    pub(super) fn qresync(&mut self) -> R<Qresync> {
+        self.expect(b'(')?;
+        let uidvalidity = self.nz_number()?;
+        self.sp()?;
+        let modseq = self.number()?;
+        let (mut known_uids, mut seq_match) = (None, None);
+        if self.maybe(b' ') {
+            if self.peek() == Some(b'(') {
+                seq_match = Some(self.seq_match()?);
+            } else {
+                known_uids = Some(self.seq_set()?);
+                if self.maybe(b' ') {
+                    seq_match = Some(self.seq_match()?);
+                }
+            }
+        }
+        self.expect(b')')?;
+        Ok(Qresync {
+            uidvalidity,
+            modseq,
+            known_uids,
+            seq_match,
+        })
+    }
+
+    fn seq_match(&mut self) -> R<(SeqSet, SeqSet)> {
+        self.expect(b'(')?;
+        let seqs = self.seq_set()?;
+        self.sp()?;
+        let uids = self.seq_set()?;
+        self.expect(b')')?;
+        Ok((seqs, uids))
     }
 
     pub(super) fn uid_command(&mut self) -> R<Command> {
@@ -188,12 +228,16 @@ impl Parser<'_> {
         match w {
             "FETCH" => {
                 let items = self.fetch_items()?;
-                let changed_since = self.modifier("CHANGEDSINCE")?;
+                let (changed_since, vanished) = self.fetch_modifiers()?;
+                if vanished && !uid {
+                    return err("VANISHED is for UID FETCH");
+                }
                 Ok(Command::Fetch {
                     uid,
                     set,
                     items,
                     changed_since,
+                    vanished,
                 })
             }
             "STORE" => {

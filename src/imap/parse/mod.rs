@@ -11,7 +11,7 @@ mod keys;
 mod mailbox;
 
 pub use super::command::{
-    Command, FetchItem, ListArgs, ParseError, SearchReturn, Section, SectionKind, SeqSet, StoreOp,
+    Command, FetchItem, ListArgs, ParseError, Qresync, SearchReturn, Section, SectionKind, SeqSet, StoreOp,
 };
 pub use crate::time::days_from_civil;
 
@@ -375,13 +375,17 @@ impl<'a> Parser<'a> {
             "SELECT" | "EXAMINE" => {
                 self.sp()?;
                 let mailbox = self.mailbox()?;
-                let mut condstore = false;
+                let (mut condstore, mut qresync) = (false, None);
                 if self.maybe(b' ') {
                     self.expect(b'(')?;
                     while !self.maybe(b')') {
                         self.maybe(b' ');
                         match self.word().as_str() {
                             "CONDSTORE" => condstore = true,
+                            "QRESYNC" => {
+                                self.sp()?;
+                                qresync = Some(self.qresync()?);
+                            }
                             other => return err(format!("unsupported SELECT parameter {other}")),
                         }
                     }
@@ -390,6 +394,7 @@ impl<'a> Parser<'a> {
                     mailbox,
                     read_only: w == "EXAMINE",
                     condstore,
+                    qresync,
                 }
             }
             "CREATE" | "DELETE" | "SUBSCRIBE" | "UNSUBSCRIBE" | "GETQUOTAROOT" => {
@@ -535,7 +540,8 @@ mod tests {
             Command::Select {
                 mailbox: "INBOX".into(),
                 read_only: false,
-                condstore: false
+                condstore: false,
+                qresync: None,
             }
         );
     }
@@ -586,6 +592,39 @@ mod tests {
         ));
         assert!(parse(b"a FETCH 0 FLAGS").is_err());
         assert!(parse(b"a FETCH 1 BODY[MIME]").is_err());
+        // RFC 7162 §3.2.6: VANISHED with CHANGEDSINCE, on UID FETCH only.
+        assert!(matches!(
+            cmd("a UID FETCH 1:* (FLAGS) (CHANGEDSINCE 7 VANISHED)"),
+            Command::Fetch {
+                changed_since: Some(7),
+                vanished: true,
+                ..
+            }
+        ));
+        assert!(parse(b"a FETCH 1:* (FLAGS) (CHANGEDSINCE 7 VANISHED)").is_err());
+        assert!(parse(b"a UID FETCH 1:* (FLAGS) (VANISHED)").is_err());
+    }
+
+    #[test]
+    fn qresync_select() {
+        let Command::Select { qresync: Some(q), .. } =
+            cmd("a SELECT INBOX (QRESYNC (67890007 20050715194045000 41,43:211,214:541 (1:5 1,3:5)))")
+        else {
+            panic!()
+        };
+        assert_eq!(q.uidvalidity, 67890007);
+        assert_eq!(q.modseq, 20050715194045000);
+        assert_eq!(q.known_uids, Some(SeqSet(vec![(41, 41), (43, 211), (214, 541)])));
+        assert_eq!(
+            q.seq_match,
+            Some((SeqSet(vec![(1, 5)]), SeqSet(vec![(1, 1), (3, 5)])))
+        );
+        let Command::Select { qresync: Some(q), .. } = cmd("a EXAMINE INBOX (QRESYNC (1 2))") else {
+            panic!()
+        };
+        assert_eq!((q.known_uids, q.seq_match), (None, None));
+        assert!(parse(b"a SELECT INBOX (QRESYNC (0 2))").is_err());
+        assert!(parse(b"a SELECT INBOX (QRESYNC 1 2)").is_err());
     }
 
     #[test]
@@ -676,7 +715,8 @@ mod tests {
             Command::Select {
                 mailbox: "~foo".into(),
                 read_only: false,
-                condstore: false
+                condstore: false,
+                qresync: None,
             }
         );
     }
