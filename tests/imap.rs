@@ -189,3 +189,14 @@ fn qresync_after_expunges_and_flag_changes() {
     );
     assert!(out.contains("qresync: all checks passed"), "{out}");
 }
+
+#[test]
+fn notify_reports_changes_without_polling() {
+    let (y, tls) = mail_server("");
+    let p = y.ports;
+    let out = script(
+        "imap_notify.py",
+        &[p.smtp.to_string(), p.imaps.to_string(), ca(&tls)],
+    );
+    assert!(out.contains("notify: all checks passed"), "{out}");
+}

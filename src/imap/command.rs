@@ -156,6 +156,60 @@ pub struct Qresync {
     pub seq_match: Option<(SeqSet, SeqSet)>,
 }
 
+/// `NOTIFY SET` (RFC 5465 §3): which mailboxes, which events.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NotifySpec {
+    /// `STATUS`: report the current STATUS of each watched mailbox at once.
+    pub status: bool,
+    /// The event groups.
+    pub groups: Vec<NotifyGroup>,
+}
+
+/// One `(filter events)` group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyGroup {
+    /// Which mailboxes.
+    pub filter: NotifyFilter,
+    /// Which events (empty: NONE).
+    pub events: Vec<NotifyEvent>,
+}
+
+/// The mailboxes of an event group (RFC 5465 §6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotifyFilter {
+    /// The selected mailbox.
+    Selected,
+    /// The selected mailbox, expunges held until a command allows them.
+    SelectedDelayed,
+    /// Mailboxes mail is delivered into.
+    Inboxes,
+    /// Every mailbox of the user.
+    Personal,
+    /// Subscribed mailboxes.
+    Subscribed,
+    /// These mailboxes and their children.
+    Subtree(Vec<String>),
+    /// These mailboxes.
+    Mailboxes(Vec<String>),
+}
+
+/// An event (RFC 5465 §5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotifyEvent {
+    /// New messages, with the FETCH items to send for them (selected mailbox).
+    MessageNew(Vec<FetchItem>),
+    /// Expunged messages.
+    MessageExpunge,
+    /// Flag changes.
+    FlagChange,
+    /// Mailboxes created, deleted or renamed.
+    MailboxName,
+    /// Subscriptions changed.
+    SubscriptionChange,
+    /// An event yubin does not support (annotations, metadata).
+    Other(&'static str),
+}
+
 /// A parsed command.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
@@ -271,6 +325,8 @@ pub enum Command {
     },
     /// `ID (...)` or `ID NIL`.
     Id(Vec<(String, String)>),
+    /// `NOTIFY SET ...` or `NOTIFY NONE` (`None`).
+    Notify(Option<NotifySpec>),
     /// `GETQUOTA root`.
     GetQuota(String),
     /// `GETQUOTAROOT mailbox`.

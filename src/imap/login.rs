@@ -47,6 +47,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                 "QUOTA=RES-STORAGE",
                 "CONDSTORE",
                 "QRESYNC",
+                "NOTIFY",
                 "STATUS=SIZE",
                 "UTF8=ACCEPT",
                 "BINARY",

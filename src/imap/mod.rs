@@ -13,6 +13,7 @@ mod login;
 mod mailboxes;
 mod messages;
 pub mod mime;
+mod notify;
 pub mod parse;
 mod query;
 pub mod search;

@@ -368,6 +368,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             enum Ev {
                 Line(Result<Line, ReadError>),
                 Changed,
+                Wake(Option<super::notify::Wake>),
             }
             let ev = {
                 let changed = async {
@@ -378,12 +379,23 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                         None => std::future::pending::<()>().await,
                     }
                 };
+                // NOTIFY events for other mailboxes arrive during IDLE too (RFC 5465 §4).
+                let notifier = &mut self.notifier;
+                let wake = async {
+                    match notifier {
+                        Some(n) => n.rx.recv().await,
+                        None => std::future::pending().await,
+                    }
+                };
                 tokio::select! {
                     l = self.conn.read_line(MAX_LINE, AUTH_TIMEOUT) => Ev::Line(l),
                     _ = changed => Ev::Changed,
+                    w = wake => Ev::Wake(w),
                 }
             };
             match ev {
+                Ev::Wake(Some(w)) => self.notify_wake(w).await,
+                Ev::Wake(None) => self.notifier = None,
                 Ev::Changed => {
                     if let (Some(sel), Some(w)) = (&mut self.sel, watch) {
                         sel.watch = w;

@@ -84,6 +84,8 @@ pub(super) struct Session<IO> {
     pub condstore: bool,
     /// QRESYNC enabled (VANISHED instead of EXPUNGE; RFC 7162 §3.2).
     pub qresync: bool,
+    /// NOTIFY in force (RFC 5465).
+    pub(super) notifier: Option<super::notify::Notifier>,
     errors: u32,
     pub(super) auth_failures: u32,
 }
@@ -133,6 +135,7 @@ async fn run_session<IO>(
             rev2: false,
             condstore: false,
             qresync: false,
+            notifier: None,
             errors: 0,
             auth_failures: 0,
         };
@@ -223,7 +226,15 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                 self.untagged("BYE [UNAVAILABLE] Server shutting down");
                 return;
             }
-            let buf = match self.read_command().await {
+            let ready = match self.notifier.is_some() {
+                true => self.wait_with_notify().await,
+                false => Ok(()),
+            };
+            let buf = match ready.and(Ok(())) {
+                Err(e) => Err(e),
+                Ok(()) => self.read_command().await,
+            };
+            let buf = match buf {
                 Ok(Some(b)) => b,
                 Ok(None) => continue,
                 Err(ReadError::Timeout) => {
@@ -271,6 +282,64 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             }
             if let Flow::Close = flow {
                 return;
+            }
+        }
+    }
+
+    /// With NOTIFY in force: waits for the next command line, reporting the changes the
+    /// client asked to hear of while it waits (RFC 5465 §4).
+    async fn wait_with_notify(&mut self) -> Result<(), ReadError> {
+        loop {
+            if self.conn.buffered().contains(&b'\n') {
+                return Ok(());
+            }
+            let timeout = self.timeout();
+            let selected = self
+                .notifier
+                .as_ref()
+                .and_then(|n| n.selected.clone())
+                .and(self.sel.as_ref().map(|s| s.watch.clone()));
+            let Some(n) = &mut self.notifier else {
+                return Ok(());
+            };
+            enum Ev {
+                Input(Result<usize, ReadError>),
+                Wake(Option<super::notify::Wake>),
+                Selected(Option<tokio::sync::watch::Receiver<u64>>),
+            }
+            let ev = {
+                let mut watch = selected;
+                let changed = async {
+                    match &mut watch {
+                        Some(w) => {
+                            let _ = w.changed().await;
+                        }
+                        None => std::future::pending::<()>().await,
+                    }
+                };
+                tokio::select! {
+                    r = self.conn.fill(timeout) => Ev::Input(r),
+                    w = n.rx.recv() => Ev::Wake(w),
+                    _ = changed => Ev::Selected(watch),
+                }
+            };
+            match ev {
+                Ev::Input(r) => {
+                    r?;
+                }
+                Ev::Wake(Some(w)) => self.notify_wake(w).await,
+                Ev::Wake(None) => self.notifier = None,
+                Ev::Selected(w) => {
+                    if let (Some(sel), Some(w)) = (&mut self.sel, w) {
+                        sel.watch = w;
+                    }
+                    let events = self.notifier.as_ref().and_then(|n| n.selected.clone());
+                    let before = self.sel.as_ref().map_or(0, |s| s.uids.len());
+                    self.refresh(!events.as_ref().is_some_and(|s| s.delayed)).await;
+                    if let Some(e) = events {
+                        self.announce_new(before, &e.fetch).await;
+                    }
+                }
             }
         }
     }
@@ -566,6 +635,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                 }
                 self.tagged(tag, "OK", "GETQUOTAROOT completed");
             }
+            Command::Notify(spec) => self.notify(tag, spec).await,
             Command::GetQuota(root) => match (root.is_empty(), self.quota()) {
                 (true, Some(q)) => {
                     self.untagged(&q);

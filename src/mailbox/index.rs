@@ -23,6 +23,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use sqlx::{Row, SqlitePool};
 use tokio::sync::watch;
 
+use super::events::MailboxEvent;
 use super::maildir::{create_maildir, fsync_dir, write_durable};
 use super::mutf7;
 
@@ -909,6 +910,8 @@ pub struct Index {
     pop3: Arc<Mutex<HashSet<String>>>,
     /// The host name in new file names.
     pub host: String,
+    /// Listeners to changes of accounts' folder lists.
+    pub(super) events: super::events::Channels,
 }
 
 impl std::fmt::Debug for Index {
@@ -978,6 +981,7 @@ impl Index {
             layout: tokio::sync::Mutex::new(()),
             pop3: Arc::default(),
             host: host.to_owned(),
+            events: super::events::Channels::default(),
         }
     }
 
@@ -1178,7 +1182,9 @@ impl Index {
                 self.create_locked(account, &parent, None).await?;
             }
         }
-        self.create_locked(account, &name, None).await
+        self.create_locked(account, &name, None).await?;
+        self.emit(account, MailboxEvent::Created(name));
+        Ok(())
     }
 
     /// Deletes a folder and its messages (not INBOX; children stay).
@@ -1198,13 +1204,14 @@ impl Index {
             return Err(IndexError::NoSuchFolder);
         }
         let dir = self.dir_of(account, &name)?;
-        if let Some(f) = lock(&self.open).remove(&(account.to_owned(), name)) {
+        if let Some(f) = lock(&self.open).remove(&(account.to_owned(), name.clone())) {
             lock(&self.by_dir).remove(&f.dir);
             f.bump();
         }
         tokio::task::spawn_blocking(move || fs::remove_dir_all(dir))
             .await
             .map_err(io::Error::other)??;
+        self.emit(account, MailboxEvent::Deleted(name));
         Ok(())
     }
 
@@ -1259,7 +1266,9 @@ impl Index {
                 f.bump();
             }
         }
-        self.rename_subscriptions(account, &from, &to).await
+        self.rename_subscriptions(account, &from, &to).await?;
+        self.emit(account, MailboxEvent::Renamed(from, to));
+        Ok(())
     }
 }
 

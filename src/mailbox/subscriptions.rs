@@ -31,6 +31,7 @@ impl Index {
             .bind(&name)
             .execute(&self.pool)
             .await?;
+        self.emit(account, super::events::MailboxEvent::Subscribed(name, on));
         Ok(())
     }
 

@@ -9,9 +9,11 @@
 mod fetch;
 mod keys;
 mod mailbox;
+mod notify;
 
 pub use super::command::{
-    Command, FetchItem, ListArgs, ParseError, Qresync, SearchReturn, Section, SectionKind, SeqSet, StoreOp,
+    Command, FetchItem, ListArgs, NotifyEvent, NotifyFilter, NotifyGroup, NotifySpec, ParseError, Qresync,
+    SearchReturn, Section, SectionKind, SeqSet, StoreOp,
 };
 pub use crate::time::days_from_civil;
 
@@ -420,6 +422,7 @@ impl<'a> Parser<'a> {
                 let b = self.mailbox()?;
                 Command::Rename(a, b)
             }
+            "NOTIFY" => self.notify()?,
             "LIST" => self.list(false)?,
             "LSUB" => self.list(true)?,
             "STATUS" => {
