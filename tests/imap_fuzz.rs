@@ -12,8 +12,10 @@ use common::inproc::Fixture;
 use proptest::prelude::*;
 
 use yubin::imap::ImapListener;
-use yubin::imap::mime::{Part, body_structure, envelope};
+use yubin::imap::address::{envelope, normalized};
+use yubin::imap::mime::{Part, body_structure};
 use yubin::imap::search::Content;
+use yubin::imap::transfer;
 
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
@@ -298,8 +300,12 @@ proptest! {
         let _ = envelope(&p, false);
         let _ = Content::of(&raw);
         for path in [&[1u32][..], &[1, 1], &[2, 1, 3], &[0]] {
-            let _ = p.find(path);
+            if let Some(part) = p.find(path) {
+                let _ = transfer::decoded(&raw, part, true);
+            }
         }
+        let _ = transfer::binary_to_base64(raw.clone());
+        let _ = normalized(&String::from_utf8_lossy(&raw));
     }
 }
 

@@ -264,6 +264,8 @@ pub enum Command {
         date: Option<i64>,
         /// The message.
         data: Vec<u8>,
+        /// Sent as a literal8 (`~{n}`, RFC 3516): it may hold binary parts.
+        binary: bool,
     },
     /// `IDLE`.
     Idle,

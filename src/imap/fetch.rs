@@ -14,8 +14,10 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::task::JoinHandle;
 use tracing::warn;
 
+use super::address;
 use super::mime::{self, Part};
 use super::parse::{FetchItem, SectionKind, SeqSet};
+use super::section::{binary_bytes, push_literal, section_bytes, section_key};
 use super::session::Session;
 use crate::mailbox::index::{Flags, Folder, Msg, SEEN};
 
@@ -59,90 +61,6 @@ pub(super) fn internal_date(secs: i64) -> String {
     )
 }
 
-/// The name of a section item in the response (`BODY[1.HEADER.FIELDS (From)]<0>`).
-fn section_key(item: &FetchItem) -> String {
-    let FetchItem::Section {
-        section,
-        partial,
-        binary,
-        ..
-    } = item
-    else {
-        return String::new();
-    };
-    let mut s = String::from(if *binary { "BINARY[" } else { "BODY[" });
-    let part: Vec<String> = section.part.iter().map(u32::to_string).collect();
-    s.push_str(&part.join("."));
-    let kind = match section.kind {
-        SectionKind::Full => "",
-        SectionKind::Header => "HEADER",
-        SectionKind::HeaderFields => "HEADER.FIELDS",
-        SectionKind::HeaderFieldsNot => "HEADER.FIELDS.NOT",
-        SectionKind::Text => "TEXT",
-        SectionKind::Mime => "MIME",
-    };
-    if !kind.is_empty() {
-        if !part.is_empty() {
-            s.push('.');
-        }
-        s.push_str(kind);
-    }
-    if !section.fields.is_empty() {
-        let f: Vec<String> = section
-            .fields
-            .iter()
-            .map(|f| super::write::astring(f, false))
-            .collect();
-        s.push_str(&format!(" ({})", f.join(" ")));
-    }
-    s.push(']');
-    if let Some((origin, _)) = partial {
-        s.push_str(&format!("<{origin}>"));
-    }
-    s
-}
-
-/// The bytes of a section; `None` when the part does not exist.
-fn section_bytes(
-    raw: &[u8],
-    msg: &Part,
-    part: &[u32],
-    kind: SectionKind,
-    fields: &[String],
-) -> Option<Vec<u8>> {
-    let p = if part.is_empty() { msg } else { msg.find(part)? };
-    // HEADER, TEXT and HEADER.FIELDS of a part number apply to its encapsulated message.
-    let inner = if part.is_empty() {
-        Some(p)
-    } else {
-        p.message.as_deref()
-    };
-    Some(match kind {
-        SectionKind::Full if part.is_empty() => raw.to_vec(),
-        SectionKind::Full => raw[p.body.clone()].to_vec(),
-        SectionKind::Mime => raw[p.header.clone()].to_vec(),
-        SectionKind::Header => inner.map(|m| raw[m.header.clone()].to_vec()).unwrap_or_default(),
-        SectionKind::Text => inner.map(|m| raw[m.body.clone()].to_vec()).unwrap_or_default(),
-        SectionKind::HeaderFields | SectionKind::HeaderFieldsNot => inner
-            .map(|m| {
-                mime::header_fields(
-                    &raw[m.header.clone()],
-                    fields,
-                    kind == SectionKind::HeaderFieldsNot,
-                )
-            })
-            .unwrap_or_default(),
-    })
-}
-
-/// Appends a literal (`~{n}` when it holds NUL, RFC 3516) or `""`.
-fn push_literal(out: &mut Vec<u8>, data: &[u8]) {
-    if data.contains(&0) {
-        out.push(b'~');
-    }
-    super::write::literal(out, data);
-}
-
 fn read_chunk(work: Vec<Work>) -> Vec<(u32, Found)> {
     work.into_iter()
         .map(|w| {
@@ -164,7 +82,7 @@ fn read_chunk(work: Vec<Work>) -> Vec<(u32, Found)> {
             let structure = w.structure.then(|| {
                 let p = Part::message(&raw);
                 (
-                    mime::envelope(&p, false),
+                    address::envelope(&p, false),
                     mime::body_structure(&raw, &p, true, false),
                 )
             });
@@ -386,7 +304,10 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                 out.extend_from_slice(format!("* {seq} FETCH (").as_bytes());
                 let parsed = f.raw.as_deref().map(|r| (r, Part::message(r)));
                 let mut first = true;
+                // A BINARY item that cannot be decoded ends the FETCH (RFC 3516 §4.3).
+                let mut unknown_cte = false;
                 for item in &items {
+                    let item_start = out.len();
                     if !first {
                         out.push(b' ');
                     }
@@ -434,7 +355,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                             };
                             out.extend_from_slice(name.as_bytes());
                             out.push(b' ');
-                            push_literal(&mut out, &data);
+                            push_literal(&mut out, &data, false);
                         }
                         FetchItem::Section {
                             section,
@@ -445,18 +366,14 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                             let Some((raw, p)) = &parsed else { continue };
                             out.extend_from_slice(section_key(item).as_bytes());
                             out.push(b' ');
-                            let data = if *binary && !section.part.is_empty() {
-                                match p.find(&section.part) {
-                                    Some(part) => match mime::decode_body(part, raw) {
-                                        Some(d) => Some(d),
-                                        None => {
-                                            self.conn.write_raw(&out);
-                                            self.tagged(tag, "NO", "[UNKNOWN-CTE] Cannot decode this part");
-                                            pending.iter().for_each(JoinHandle::abort);
-                                            return;
-                                        }
-                                    },
-                                    None => None,
+                            let data = if *binary {
+                                match binary_bytes(raw, p, &section.part) {
+                                    Ok(d) => Some(d),
+                                    Err(_) => {
+                                        out.truncate(item_start);
+                                        unknown_cte = true;
+                                        break;
+                                    }
                                 }
                             } else {
                                 section_bytes(raw, p, &section.part, section.kind, &section.fields)
@@ -473,30 +390,33 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                                         }
                                         None => d,
                                     };
-                                    push_literal(&mut out, &d);
+                                    push_literal(&mut out, &d, *binary);
                                 }
                             }
                         }
                         FetchItem::BinarySize(part) => {
                             let Some((raw, p)) = &parsed else { continue };
-                            let size = if part.is_empty() {
-                                Some(raw.len())
-                            } else {
-                                p.find(part)
-                                    .and_then(|x| mime::decode_body(x, raw))
-                                    .map(|d| d.len())
+                            let Ok(data) = binary_bytes(raw, p, part) else {
+                                out.truncate(item_start);
+                                unknown_cte = true;
+                                break;
                             };
                             let key: Vec<String> = part.iter().map(u32::to_string).collect();
-                            out.extend_from_slice(format!("BINARY.SIZE[{}] ", key.join(".")).as_bytes());
-                            match size {
-                                Some(n) => out.extend_from_slice(n.to_string().as_bytes()),
-                                None => out.extend_from_slice(b"NIL"),
-                            }
+                            out.extend_from_slice(
+                                format!("BINARY.SIZE[{}] {}", key.join("."), data.len()).as_bytes(),
+                            );
                         }
                     }
                 }
-                out.extend_from_slice(b")\r\n");
-                self.conn.write_raw(&out);
+                if !(unknown_cte && out.ends_with(b"FETCH (")) {
+                    out.extend_from_slice(b")\r\n");
+                    self.conn.write_raw(&out);
+                }
+                if unknown_cte {
+                    self.tagged(tag, "NO", "[UNKNOWN-CTE] Cannot decode this part");
+                    pending.iter().for_each(JoinHandle::abort);
+                    return;
+                }
             }
             if self.conn.pending_output() > 128 * 1024 && self.conn.flush().await.is_err() {
                 pending.iter().for_each(JoinHandle::abort);
@@ -517,61 +437,11 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::imap::parse::Section;
 
     #[test]
     fn dates() {
         assert_eq!(internal_date(0), "01-Jan-1970 00:00:00 +0000");
         assert_eq!(internal_date(1_795_348_800), "22-Nov-2026 12:00:00 +0000");
         assert_eq!(internal_date(951_782_400), "29-Feb-2000 00:00:00 +0000");
-    }
-
-    #[test]
-    fn keys() {
-        let item = FetchItem::Section {
-            section: Section {
-                part: vec![1, 2],
-                kind: SectionKind::HeaderFields,
-                fields: vec!["From".into(), "Subject".into()],
-            },
-            partial: Some((0, 100)),
-            peek: true,
-            binary: false,
-        };
-        assert_eq!(section_key(&item), "BODY[1.2.HEADER.FIELDS (From Subject)]<0>");
-        let item = FetchItem::Section {
-            section: Section::default(),
-            partial: None,
-            peek: false,
-            binary: false,
-        };
-        assert_eq!(section_key(&item), "BODY[]");
-    }
-
-    #[test]
-    fn sections() {
-        let raw = b"Subject: s\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b\r\nContent-Type: message/rfc822\r\n\r\nSubject: in\r\n\r\ninner\r\n--b--\r\n";
-        let p = Part::message(raw);
-        assert_eq!(
-            section_bytes(raw, &p, &[1], SectionKind::Full, &[]).unwrap(),
-            b"hi"
-        );
-        assert_eq!(
-            section_bytes(raw, &p, &[1], SectionKind::Mime, &[]).unwrap(),
-            b"Content-Type: text/plain\r\n\r\n"
-        );
-        assert_eq!(
-            section_bytes(raw, &p, &[2], SectionKind::Header, &[]).unwrap(),
-            b"Subject: in\r\n\r\n"
-        );
-        assert_eq!(
-            section_bytes(raw, &p, &[2], SectionKind::Text, &[]).unwrap(),
-            b"inner"
-        );
-        assert_eq!(
-            section_bytes(raw, &p, &[], SectionKind::HeaderFields, &["subject".into()]).unwrap(),
-            b"Subject: s\r\n\r\n"
-        );
-        assert!(section_bytes(raw, &p, &[3], SectionKind::Full, &[]).is_none());
     }
 }

@@ -1,12 +1,14 @@
 //! The MIME structure of a message as IMAP sees it (RFC 3501 §6.4.5, §7.4.2; RFC 9051): part
-//! boundaries for `BODY[section]`, and the `ENVELOPE` and `BODYSTRUCTURE` strings.
+//! boundaries and numbering for `BODY[section]`, and the `BODYSTRUCTURE` string (addresses
+//! and `ENVELOPE` are in [`super::address`], transfer encodings in [`super::transfer`]).
 //!
 //! IMAP returns header values as they are written (encoded-words are not decoded), so this
-//! works on the raw bytes with its own tolerant header, Content-Type and address parsers, and
-//! never fails: malformed input yields a plausible structure.
+//! works on the raw bytes with its own tolerant header and Content-Type parsers, and never
+//! fails: malformed input yields a plausible structure.
 
 use std::ops::Range;
 
+use super::address::envelope;
 use super::write::{nstring, string};
 
 /// One MIME part.
@@ -82,25 +84,6 @@ fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case(name))
         .map(|(_, v)| v.as_str())
-}
-
-/// The last occurrence of a field (ENVELOPE takes the last Subject, Date, ... as Dovecot does).
-fn last_field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    fields
-        .iter()
-        .rev()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
-}
-
-/// Every occurrence of an address field, joined into one list.
-fn all_fields(fields: &[(String, String)], name: &str) -> Option<String> {
-    let all: Vec<&str> = fields
-        .iter()
-        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.trim_end())
-        .collect();
-    (!all.is_empty()).then(|| all.join(", "))
 }
 
 /// Splits `type/subtype; a=b; c="d"` into the media type and parameters.
@@ -266,28 +249,28 @@ impl Part {
         field(&self.fields, name)
     }
 
-    /// The part at an IMAP part path (`[1, 2]`), following message/rfc822 encapsulation.
+    /// The part at an IMAP part path (`[1, 2]`), following message/rfc822 encapsulation
+    /// (RFC 9051 §6.4.5), numbered as Dovecot numbers them:
+    ///
+    /// - the parts of a multipart are its children, from 1;
+    /// - anything else has one part, 1: itself (so a message that is not multipart is its own
+    ///   part 1, its body; a top-level message/rfc822's part 1 is the whole embedded message);
+    /// - a path that goes on past a message/rfc822 part continues in the encapsulated
+    ///   message (`2.1` is the body of the message attached as part 2); past any other
+    ///   non-multipart part it does not exist.
     pub fn find(&self, path: &[u32]) -> Option<&Part> {
         let mut cur = self;
-        // Whether `cur` may still be addressed as its own part 1: a message that is not
-        // multipart has exactly one part, number 1, its body.
-        let mut message = true;
-        for &n in path {
-            // A message/rfc822 part's numbering continues in the encapsulated message.
-            if let Some(m) = &cur.message {
-                cur = m;
-                message = true;
-            }
-            if cur.media.0 != "multipart" {
-                if n == 1 && message {
-                    message = false;
-                    continue;
-                }
+        let mut rest = path.iter().peekable();
+        while let Some(&n) = rest.next() {
+            let more = rest.peek().is_some();
+            if cur.media.0 == "multipart" {
+                cur = cur.children.get((n as usize).checked_sub(1)?)?;
+            } else if n != 1 || (more && cur.message.is_none()) {
                 return None;
             }
-            cur = cur.children.get((n as usize).checked_sub(1)?)?;
-            // A leaf part inside a multipart also answers to one more `.1` (as Dovecot does).
-            message = true;
+            if more && let Some(m) = &cur.message {
+                cur = m;
+            }
         }
         Some(cur)
     }
@@ -361,225 +344,6 @@ fn extend(p: &mut Part, end: usize) {
     if let Some(m) = &mut p.message {
         extend(m, end);
     }
-}
-
-/// One address of an address list: (name, adl, mailbox, host); a group start has only the
-/// mailbox (the group name), a group end is all `None`.
-type Addr = (Option<String>, Option<String>, Option<String>, Option<String>);
-
-#[derive(Debug, Clone, PartialEq)]
-enum Tok {
-    Word(String),
-    Quoted(String),
-    Special(char),
-    Angle(String),
-}
-
-fn tokenize(v: &str) -> Vec<Tok> {
-    let mut out = Vec::new();
-    let chars: Vec<char> = v.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        match c {
-            ' ' | '\t' | '\r' | '\n' => i += 1,
-            '(' => {
-                let mut depth = 0;
-                while i < chars.len() {
-                    match chars[i] {
-                        '\\' => i += 1,
-                        '(' => depth += 1,
-                        ')' => {
-                            depth -= 1;
-                            if depth == 0 {
-                                break;
-                            }
-                        }
-                        _ => {}
-                    }
-                    i += 1;
-                }
-                i += 1;
-            }
-            '"' => {
-                let mut s = String::new();
-                i += 1;
-                while i < chars.len() && chars[i] != '"' {
-                    if chars[i] == '\\' && i + 1 < chars.len() {
-                        i += 1;
-                    }
-                    s.push(chars[i]);
-                    i += 1;
-                }
-                i += 1;
-                out.push(Tok::Quoted(s));
-            }
-            '<' => {
-                let mut s = String::new();
-                i += 1;
-                while i < chars.len() && chars[i] != '>' {
-                    s.push(chars[i]);
-                    i += 1;
-                }
-                i += 1;
-                out.push(Tok::Angle(s.trim().to_owned()));
-            }
-            ',' | ':' | ';' | '@' => {
-                out.push(Tok::Special(c));
-                i += 1;
-            }
-            _ => {
-                let mut s = String::new();
-                while i < chars.len() && !" \t\r\n(\"<,:;@".contains(chars[i]) {
-                    s.push(chars[i]);
-                    i += 1;
-                }
-                out.push(Tok::Word(s));
-            }
-        }
-    }
-    out
-}
-
-fn split_addr(a: &str) -> (Option<String>, Option<String>, Option<String>) {
-    // Route (obsolete source route) before ':' is the adl.
-    let (adl, rest) = match a.split_once(':') {
-        Some((r, rest)) if r.starts_with('@') => (Some(r.to_owned()), rest),
-        _ => (None, a),
-    };
-    match rest.rsplit_once('@') {
-        Some((l, h)) => (adl, Some(l.trim_matches('"').to_owned()), Some(h.to_owned())),
-        None => (adl, Some(rest.to_owned()), None),
-    }
-}
-
-/// Parses an address list (RFC 5322 §3.4, tolerant of obsolete and broken forms).
-pub fn addresses(v: &str) -> Vec<Addr> {
-    let toks = tokenize(v);
-    let mut out: Vec<Addr> = Vec::new();
-    let mut phrase: Vec<String> = Vec::new();
-    let mut local: Vec<String> = Vec::new();
-    let mut in_group = false;
-    let mut i = 0;
-    let flush = |phrase: &mut Vec<String>, local: &mut Vec<String>, out: &mut Vec<Addr>| {
-        if !local.is_empty() || !phrase.is_empty() {
-            let text = if local.is_empty() {
-                phrase.join(" ")
-            } else {
-                local.concat()
-            };
-            let (adl, mailbox, host) = split_addr(&text);
-            out.push((
-                None,
-                adl,
-                mailbox,
-                host.or_else(|| Some(String::new())).filter(|h| !h.is_empty()),
-            ));
-        }
-        phrase.clear();
-        local.clear();
-    };
-    while i < toks.len() {
-        match &toks[i] {
-            Tok::Angle(a) => {
-                let name = if phrase.is_empty() {
-                    None
-                } else {
-                    Some(phrase.join(" "))
-                };
-                let (adl, mailbox, host) = split_addr(a);
-                out.push((name, adl, mailbox, host));
-                phrase.clear();
-                local.clear();
-            }
-            Tok::Special(':') if !in_group => {
-                out.push((None, None, Some(phrase.join(" ")), None));
-                phrase.clear();
-                local.clear();
-                in_group = true;
-            }
-            Tok::Special(';') if in_group => {
-                flush(&mut phrase, &mut local, &mut out);
-                out.push((None, None, None, None));
-                in_group = false;
-            }
-            Tok::Special(',') => flush(&mut phrase, &mut local, &mut out),
-            Tok::Special('@') => {
-                // An addr-spec without angle brackets: phrase so far is the local part.
-                local = std::mem::take(&mut phrase);
-                local.push("@".into());
-            }
-            Tok::Word(w) => {
-                if !local.is_empty() {
-                    local.push(w.clone());
-                } else {
-                    phrase.push(w.clone());
-                }
-            }
-            Tok::Quoted(q) => {
-                if !local.is_empty() {
-                    local.push(q.clone());
-                } else {
-                    phrase.push(q.clone());
-                }
-            }
-            Tok::Special(_) => {}
-        }
-        i += 1;
-    }
-    flush(&mut phrase, &mut local, &mut out);
-    if in_group {
-        out.push((None, None, None, None));
-    }
-    out
-}
-
-fn address_list(v: Option<&str>, utf8: bool) -> String {
-    let Some(v) = v else { return "NIL".into() };
-    let list = addresses(v);
-    if list.is_empty() {
-        return "NIL".into();
-    }
-    let mut s = String::from("(");
-    for (name, adl, mailbox, host) in list {
-        s.push('(');
-        s.push_str(&nstring(name.as_deref(), utf8));
-        s.push(' ');
-        s.push_str(&nstring(adl.as_deref(), utf8));
-        s.push(' ');
-        s.push_str(&nstring(mailbox.as_deref(), utf8));
-        s.push(' ');
-        s.push_str(&nstring(host.as_deref(), utf8));
-        s.push(')');
-    }
-    s.push(')');
-    s
-}
-
-/// The ENVELOPE of a message (RFC 3501 §7.4.2).
-pub fn envelope(part: &Part, utf8: bool) -> String {
-    // A present but empty field is "" (absent: NIL); the unfolded value keeps its leading
-    // white space when the value started on a continuation line (as Dovecot does).
-    let f = |n: &str| last_field(&part.fields, n).map(str::trim_end);
-    let a = |n: &str| all_fields(&part.fields, n);
-    let from = address_list(a("from").as_deref(), utf8);
-    let or_from = |v: Option<String>| {
-        let l = address_list(v.as_deref(), utf8);
-        if l == "NIL" { from.clone() } else { l }
-    };
-    format!(
-        "({} {} {} {} {} {} {} {} {} {})",
-        nstring(f("date"), utf8),
-        nstring(f("subject"), utf8),
-        from,
-        or_from(a("sender")),
-        or_from(a("reply-to")),
-        address_list(a("to").as_deref(), utf8),
-        address_list(a("cc").as_deref(), utf8),
-        address_list(a("bcc").as_deref(), utf8),
-        nstring(f("in-reply-to"), utf8),
-        nstring(f("message-id"), utf8),
-    )
 }
 
 fn params_list(params: &[(String, String)], utf8: bool) -> String {
@@ -735,66 +499,6 @@ pub fn header_fields(block: &[u8], names: &[String], not: bool) -> Vec<u8> {
     out
 }
 
-/// Decodes a part body for `BINARY[...]` (base64 and quoted-printable); `None` when the
-/// encoding is unknown.
-pub fn decode_body(part: &Part, raw: &[u8]) -> Option<Vec<u8>> {
-    let body = &raw[part.body.clone()];
-    let enc = part
-        .field("content-transfer-encoding")
-        .map(|e| e.trim().to_ascii_lowercase())
-        .unwrap_or_default();
-    match enc.as_str() {
-        "" | "7bit" | "8bit" | "binary" => Some(body.to_vec()),
-        "base64" => {
-            use base64::Engine;
-            let clean: Vec<u8> = body
-                .iter()
-                .copied()
-                .filter(|b| !b.is_ascii_whitespace())
-                .collect();
-            base64::engine::general_purpose::STANDARD
-                .decode(&clean)
-                .ok()
-                .or_else(|| {
-                    base64::engine::general_purpose::STANDARD_NO_PAD
-                        .decode(clean.strip_suffix(b"=").unwrap_or(&clean))
-                        .ok()
-                })
-        }
-        "quoted-printable" => Some(decode_qp(body)),
-        _ => None,
-    }
-}
-
-fn decode_qp(body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(body.len());
-    let mut i = 0;
-    while i < body.len() {
-        if body[i] == b'=' {
-            if body[i + 1..].starts_with(b"\r\n") {
-                i += 3;
-                continue;
-            }
-            if body[i + 1..].starts_with(b"\n") {
-                i += 2;
-                continue;
-            }
-            if let Some(h) = body
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-            {
-                out.push(h);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(body[i]);
-        i += 1;
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -824,7 +528,35 @@ mod tests {
             bs.ends_with(" \"mixed\" (\"boundary\" \"b1\") NIL NIL NIL)"),
             "{bs}"
         );
-        assert_eq!(decode_body(p.find(&[3]).unwrap(), MULTI).unwrap(), b"%PDF-");
+        assert_eq!(
+            super::super::transfer::decode_body(p.find(&[3]).unwrap(), MULTI).unwrap(),
+            b"%PDF-"
+        );
+    }
+
+    /// imaptest fetch-body-message-rfc822(-x2): a top-level message/rfc822's part 1 is the
+    /// whole embedded message, and numbering goes on inside it.
+    #[test]
+    fn top_level_message_rfc822_parts() {
+        let raw = b"From: user@domain.org\r\nContent-Type: message/rfc822\r\n\r\nFrom: user2@domain.org\r\nContent-Type: message/rfc822\r\n\r\nFrom: sub@domain.org\r\nSubject: submsg\r\n\r\nHello world\r\n";
+        let p = Part::message(raw);
+        let body = |path: &[u32]| p.find(path).map(|x| &raw[x.body.clone()]);
+        let header = |path: &[u32]| p.find(path).map(|x| &raw[x.header.clone()]);
+        assert!(body(&[1]).unwrap().starts_with(b"From: user2@domain.org\r\n"));
+        assert!(body(&[1, 1]).unwrap().starts_with(b"From: sub@domain.org\r\n"));
+        assert_eq!(body(&[1, 1, 1]).unwrap(), b"Hello world\r\n");
+        assert_eq!(
+            header(&[1, 1, 1]).unwrap(),
+            b"From: sub@domain.org\r\nSubject: submsg\r\n\r\n"
+        );
+        assert!(p.find(&[1, 1, 1, 1]).is_none());
+        assert!(p.find(&[2]).is_none());
+        // A text message has one part; a leaf inside a multipart answers to one more `.1`.
+        let text = Part::message(b"Subject: x\r\n\r\nhi\r\n");
+        assert!(text.find(&[1]).is_some() && text.find(&[1, 1]).is_none());
+        let multi = Part::message(MULTI);
+        assert!(multi.find(&[1, 1]).is_some() && multi.find(&[1, 1, 1]).is_none());
+        assert!(multi.find(&[2, 1, 1]).is_none());
     }
 
     #[test]

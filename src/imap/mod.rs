@@ -2,10 +2,12 @@
 //! disabled before TLS) and `imaps` (implicit TLS), over the Maildir index
 //! ([`crate::mailbox::index`]) that SMTP delivers into.
 //!
-//! Parsing ([`parse`]), MIME structure ([`mime`]), SEARCH ([`search`]) and LIST patterns
+//! Parsing ([`parse`]), MIME structure ([`mime`]), addresses and ENVELOPE ([`address`]),
+//! transfer encodings ([`transfer`]), SEARCH ([`search`]) and LIST patterns
 //! ([`list`]) are pure and tested on their own; [`session`] runs the command loop and
-//! [`fetch`] streams FETCH responses.
+//! [`fetch`] streams FETCH responses (their sections from `section`).
 
+pub mod address;
 pub mod command;
 pub mod fetch;
 pub mod list;
@@ -17,8 +19,10 @@ mod notify;
 pub mod parse;
 mod query;
 pub mod search;
+mod section;
 mod selected;
 pub mod session;
+pub mod transfer;
 pub mod write;
 
 use std::sync::Arc;

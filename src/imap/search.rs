@@ -1,6 +1,7 @@
 //! SEARCH criteria (RFC 9051 §6.4.4, RFC 7162 MODSEQ) and their evaluation. Cheap criteria
 //! (flags, sizes, dates, UIDs) never read the message; header and text criteria parse it once.
 
+use super::address;
 use super::mime::{Part, parse_fields};
 use super::parse::SeqSet;
 use crate::mailbox::index::Msg;
@@ -20,8 +21,11 @@ pub enum SearchKey {
     Keyword(String, bool),
     /// `RECENT` (IMAP4rev1 sessions; IMAP4rev2 dropped it).
     Recent,
-    /// `HEADER name value` (and FROM, TO, CC, BCC, SUBJECT).
+    /// `HEADER name value` (and SUBJECT): the field as written, encoded-words decoded.
     Header(String, String),
+    /// `FROM`, `TO`, `CC`, `BCC`: the address field normalized (comments gone,
+    /// `"Name" <mailbox@host>`), as Dovecot matches them.
+    Address(String, String),
     /// `BODY text`.
     Body(String),
     /// `TEXT text` (header and body).
@@ -50,7 +54,7 @@ impl SearchKey {
     /// Whether evaluating needs the message content.
     pub fn needs_content(&self) -> bool {
         match self {
-            SearchKey::Header(..) | SearchKey::Body(_) | SearchKey::Text(_) => true,
+            SearchKey::Header(..) | SearchKey::Address(..) | SearchKey::Body(_) | SearchKey::Text(_) => true,
             SearchKey::Before(_, sent) | SearchKey::On(_, sent) | SearchKey::Since(_, sent) => *sent,
             SearchKey::Not(k) => k.needs_content(),
             SearchKey::Or(a, b) => a.needs_content() || b.needs_content(),
@@ -92,6 +96,8 @@ pub struct Candidate<'a> {
 pub struct Content {
     /// Header fields: lower-case name, decoded value in lower case.
     pub headers: Vec<(String, String)>,
+    /// From, To, Cc and Bcc: lower-case name, normalized address list, decoded, lower case.
+    pub addresses: Vec<(String, String)>,
     /// Decoded text of the body parts, lower case.
     pub body: String,
     /// The Date header as days since 1970 (in its own time zone, as RFC 9051 asks).
@@ -102,7 +108,14 @@ impl Content {
     /// Extracts the searchable text of a raw message.
     pub fn of(raw: &[u8]) -> Content {
         let part = Part::message(raw);
-        let headers = parse_fields(&raw[part.header.clone()])
+        let fields = parse_fields(&raw[part.header.clone()]);
+        let addresses = fields
+            .iter()
+            .map(|(n, v)| (n.to_ascii_lowercase(), v))
+            .filter(|(n, _)| matches!(n.as_str(), "from" | "to" | "cc" | "bcc"))
+            .map(|(n, v)| (n, decode_words(&address::normalized(v)).to_lowercase()))
+            .collect();
+        let headers = fields
             .into_iter()
             .map(|(n, v)| (n.to_ascii_lowercase(), decode_words(&v).to_lowercase()))
             .collect();
@@ -111,6 +124,7 @@ impl Content {
         let sent_day = part.field("date").and_then(sent_day);
         Content {
             headers,
+            addresses,
             body: body.to_lowercase(),
             sent_day,
         }
@@ -135,7 +149,8 @@ fn collect_text(raw: &[u8], part: &Part, out: &mut String) {
     // Text parts only; a type without a subtype is not valid MIME and not text (as Dovecot
     // reads it).
     if (part.media.0 == "text" || part.media.0 == "message") && !part.media.1.is_empty() {
-        let decoded = super::mime::decode_body(part, raw).unwrap_or_else(|| raw[part.body.clone()].to_vec());
+        let decoded =
+            super::transfer::decode_body(part, raw).unwrap_or_else(|| raw[part.body.clone()].to_vec());
         let charset = part
             .params
             .iter()
@@ -275,6 +290,9 @@ pub fn matches(key: &SearchKey, c: &Candidate<'_>) -> bool {
         K::Header(name, value) => c
             .content
             .is_some_and(|x| x.headers.iter().any(|(n, v)| n == name && contains(v, value))),
+        K::Address(name, value) => c
+            .content
+            .is_some_and(|x| x.addresses.iter().any(|(n, v)| n == name && contains(v, value))),
         K::Body(t) => c.content.is_some_and(|x| contains(&x.body, t)),
         K::Text(t) => c
             .content
@@ -309,5 +327,42 @@ mod tests {
             c.sent_day,
             Some(super::super::parse::days_from_civil(2026, 11, 22))
         );
+    }
+
+    /// imaptest search-addresses: `FROM user-from@domain.org` finds the address whatever
+    /// comments surround it, and `FROM` does not match inside comments (as Dovecot).
+    #[test]
+    fn address_search_ignores_comments() {
+        let key = |v: &str| SearchKey::Address("from".into(), v.into());
+        for (from, hit) in [
+            ("user-from@domain.org", true),
+            ("RealFrom <user-from@domain.org>", true),
+            ("<user-from (comment)@ (comment) domain.org>", true),
+            ("user-from@domain.org (RealFrom)", true),
+            ("user-from1@domain.org, user-from2@domain.org", false),
+        ] {
+            let raw = format!("From: {from}\r\n\r\nbody\r\n");
+            let content = Content::of(raw.as_bytes());
+            let msg = Msg {
+                uid: 1,
+                file: String::new(),
+                size: 0,
+                internaldate: 0,
+                flags: crate::mailbox::index::Flags::default(),
+                modseq: 1,
+            };
+            let c = Candidate {
+                seq: 1,
+                msg: &msg,
+                max_seq: 1,
+                max_uid: 1,
+                content: Some(&content),
+                recent: false,
+            };
+            assert_eq!(matches(&key("user-from@domain.org"), &c), hit, "{from}");
+            assert!(!matches(&key("comment"), &c), "{from}");
+            assert!(matches(&key(""), &c), "{from}");
+            assert!(matches(&SearchKey::Header("from".into(), "user-from".into()), &c));
+        }
     }
 }

@@ -574,7 +574,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                 flags,
                 date,
                 data,
-            } => self.append(tag, &mailbox, &flags, date, data).await,
+                binary,
+            } => self.append(tag, &mailbox, &flags, date, data, binary).await,
             Command::Idle => return self.idle(tag).await,
             Command::Close => {
                 if let Some(s) = &self.sel

@@ -21,6 +21,10 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../../schema/migrations/0004_webhook.sql")),
     (5, include_str!("../../schema/migrations/0005_imap_state.sql")),
     (7, include_str!("../../schema/migrations/0007_vanished.sql")),
+    (
+        8,
+        include_str!("../../schema/migrations/0008_structure_cache.sql"),
+    ),
 ];
 
 /// Why the database could not be used.
@@ -104,4 +108,51 @@ pub async fn active_users(pool: &SqlitePool) -> Result<i64, DbError> {
         .fetch_one(pool)
         .await?;
     Ok(row.try_get::<i64, _>("n")?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Migration 8: ENVELOPE/BODYSTRUCTURE strings cached by the old address parser are
+    /// forgotten (issue 11), so FETCH computes them again.
+    #[tokio::test]
+    async fn structure_cache_is_recomputed() {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .expect("memory database");
+        sqlx::query("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY NOT NULL)")
+            .execute(&pool)
+            .await
+            .expect("table");
+        for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v < 8) {
+            sqlx::raw_sql(AssertSqlSafe(*sql))
+                .execute(&pool)
+                .await
+                .expect("migration");
+            sqlx::query("INSERT INTO schema_migrations (version) VALUES (?)")
+                .bind(version)
+                .execute(&pool)
+                .await
+                .expect("version");
+        }
+        sqlx::raw_sql(
+            "INSERT INTO folders (id, account, name, uidvalidity, uidnext, highestmodseq) \
+             VALUES (1, 'a@example.test', 'INBOX', 1, 2, 1);
+             INSERT INTO messages (folder_id, uid, file, size, internaldate, flags, modseq, envelope, bodystructure) \
+             VALUES (1, 1, 'f', 1, 0, '', 1, '(NIL NIL ((NIL NIL \"user\" \"domain (Real Name)\")))', '(\"text\")');",
+        )
+        .execute(&pool)
+        .await
+        .expect("rows");
+        migrate(&pool).await.expect("migrate");
+        let row = sqlx::query("SELECT envelope, bodystructure FROM messages")
+            .fetch_one(&pool)
+            .await
+            .expect("row");
+        assert_eq!(row.get::<Option<String>, _>("envelope"), None);
+        assert_eq!(row.get::<Option<String>, _>("bodystructure"), None);
+    }
 }

@@ -1,11 +1,12 @@
-"""Compares yubin's FETCH ENVELOPE / BODYSTRUCTURE / BODY / RFC822.SIZE and SEARCH results
-with Dovecot's for the MIME corpus, field by field. Both servers get the same bytes by
-APPEND. Args: yubin_imaps cafile dovecot_imap."""
+"""Compares yubin's FETCH ENVELOPE / BODYSTRUCTURE / BODY / RFC822.SIZE, sections, BINARY and
+SEARCH results with Dovecot's for the MIME corpus, field by field. Both servers get the same
+bytes by APPEND (as a literal8 for the LITERAL8 messages). Args: yubin_imaps cafile
+dovecot_imap."""
 
 import sys
 
 from imapclient import Raw, check
-from mime_corpus import CORPUS, SEARCHES
+from mime_corpus import CORPUS, LITERAL8, SEARCHES
 
 YUBIN, CA, DOVECOT = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 
@@ -77,13 +78,17 @@ def diff(a, b, path):
 
 
 # Sections fetched from every message (parts that do not exist included).
-SECTIONS = ["1", "1.MIME", "2", "2.MIME", "2.HEADER", "2.TEXT", "1.1", "2.1", "TEXT", "HEADER.FIELDS (From Subject)"]
+SECTIONS = ["1", "1.MIME", "2", "2.MIME", "2.HEADER", "2.TEXT", "1.1", "2.1", "TEXT", "HEADER.FIELDS (From Subject)",
+            "1.HEADER", "1.TEXT", "1.1.1", "1.1.HEADER", "1.1.MIME", "1.HEADER.FIELDS (From)"]
+# Decoded parts (RFC 3516): the answer's status and items.
+BINARY = ["1", "2"]
 
 
 def collect(r):
     r.ok("CREATE Cmp")
     for name, raw in CORPUS:
-        r.ok(b'APPEND Cmp (\\Seen) "01-Nov-2026 00:00:00 +0000" {%d+}\r\n' % len(raw) + raw)
+        lit = b"~" if name in LITERAL8 else b""
+        r.ok(b'APPEND Cmp (\\Seen) "01-Nov-2026 00:00:00 +0000" %s{%d+}\r\n' % (lit, len(raw)) + raw)
     r.ok("SELECT Cmp")
     out = {}
     for i, (name, raw) in enumerate(CORPUS):
@@ -93,6 +98,11 @@ def collect(r):
             u, t = r.ok("FETCH %d (BODY.PEEK[%s])" % (i + 1, section))
             items = fetch_items([l for l in u if b" FETCH " in l][0])
             out[name]["BODY[%s]" % section] = list(items.values())[0]
+        for part in BINARY:
+            u, t = r.cmd("FETCH %d (BINARY.SIZE[%s] BINARY.PEEK[%s])" % (i + 1, part, part))
+            lines = [l for l in u if b" FETCH " in l]
+            items = fetch_items(lines[0]) if lines and t.startswith(b"OK") else {}
+            out[name]["BINARY[%s]" % part] = [t.split(b" ")[0], items.get("BINARY.SIZE[%s]" % part), items.get("BINARY[%s]" % part)]
     searches = {}
     for q in SEARCHES:
         data = q.encode()
@@ -115,14 +125,26 @@ d.ok("LOGIN alice alice-pass")
 ours, our_search = collect(y)
 theirs, their_search = collect(d)
 
+def self_consistent(answer):
+    """A BINARY answer whose BINARY.SIZE is the length of its BINARY data."""
+    status, size, data = answer
+    return status == b"OK" and size is not None and data is not None and int(size) == len(data)
+
+
 problems = []
 for name, _ in CORPUS:
-    for item in ("ENVELOPE", "BODYSTRUCTURE", "BODY", "RFC822.SIZE") + tuple("BODY[%s]" % s for s in SECTIONS):
-        for p in diff(ours[name][item], theirs[name][item], "%s %s" % (name, item)):
+    for item in ("ENVELOPE", "BODYSTRUCTURE", "BODY", "RFC822.SIZE") + tuple("BODY[%s]" % s for s in SECTIONS) + tuple("BINARY[%s]" % p for p in BINARY):
+        a, b = ours[name][item], theirs[name][item]
+        if item.startswith("BINARY[") and a[2] == b[2] and self_consistent(a) and not self_consistent(b):
+            # Dovecot 2.3.19 miscounts BINARY.SIZE of a multipart whose parts it decodes
+            # (its size is not the length of its own BINARY answer); the data must agree.
+            print("NOTE %s %s: Dovecot BINARY.SIZE %s for %d bytes" % (name, item, b[1].decode(), len(b[2])))
+            a, b = a[:2], a[:2]
+        for p in diff(a, b, "%s %s" % (name, item)):
             problems.append(p)
 for q in SEARCHES:
     if our_search[q] != their_search[q]:
         problems.append("SEARCH %s: yubin %r, dovecot %r" % (q, our_search[q], their_search[q]))
 for p in problems:
     print("DIFF", p)
-print("compared %d messages x %d items and %d searches: %d differences" % (len(CORPUS), 4 + len(SECTIONS), len(SEARCHES), len(problems)))
+print("compared %d messages x %d items and %d searches: %d differences" % (len(CORPUS), 4 + len(SECTIONS) + len(BINARY), len(SEARCHES), len(problems)))

@@ -1,5 +1,6 @@
 """Tricky MIME messages for comparing yubin's FETCH ENVELOPE/BODYSTRUCTURE and SEARCH with
-Dovecot's. Each entry is (name, bytes); lines end in CRLF unless the case is about bare LF."""
+Dovecot's. Each entry is (name, bytes); lines end in CRLF unless the case is about bare LF.
+The messages named in LITERAL8 are appended as literal8 (`~{n}`, RFC 3516)."""
 
 def crlf(s):
     return s.replace("\n", "\r\n").encode()
@@ -296,7 +297,120 @@ Content-Disposition: attachment; filename="=?utf-8?q?r=C3=A9sum=C3=A9.pdf?="
 AAAA
 --q--
 """)),
+    # imaptest fetch-body-message-rfc822-x2: a top-level message/rfc822 holding another; its
+    # part 1 is the whole embedded message.
+    ("top-level-rfc822-x2", crlf("""From: user@domain.org
+Date: Sat, 24 Mar 2007 23:00:00 +0200
+Mime-Version: 1.0
+Content-Type: message/rfc822
+
+From: user2@domain.org
+Date: Fri, 23 Mar 2007 11:22:33 +0200
+Mime-Version: 1.0
+Content-Type: message/rfc822
+
+From: sub@domain.org
+Date: Sun, 12 Aug 2012 12:34:56 +0300
+Subject: submsg
+
+Hello world
+""")),
+    # imaptest fetch-body-message-rfc822-mime: the embedded message is a digest.
+    ("top-level-rfc822-digest", crlf("""From: user@domain.org
+Date: Sat, 24 Mar 2007 23:00:00 +0200
+Mime-Version: 1.0
+Content-Type: message/rfc822
+
+From: sub@domain.org
+Date: Sun, 12 Aug 2012 12:34:56 +0300
+Subject: submsg
+Content-Type: multipart/digest; boundary="foo"
+
+prologue
+
+--foo 
+
+From: m1@example.com
+Subject: m1
+
+m1 body
+
+--foo 
+X-Mime: m2 header
+
+From: m2@example.com
+Subject: m2
+
+m2 body
+
+--foo--
+
+epilogue
+""")),
+    # imaptest fetch-envelope and search-addresses: comments are not part of an address; an
+    # addr-spec's last comment is its display name; missing parts are filled in.
+    ("address-comments", crlf("""From: <user-from (comment)@ (comment) domain.org>
+Sender: user-from@domain.org (Real Name)
+Reply-To: grp: a@example.net (X);, g2: (foo) ;
+To: Name <u (c)@example.net>, x (a) (b) @ example.net (c) (d), "q\\"x" (cmt (nested) \\) x) <q@example.net>
+Cc: user, John Smith, (pre) u3@example.net, u4 (in) @example.net, u5@example.net ()
+Bcc: user-bcc@domain.org (Real
+ Folded)
+Subject: address comments
+Date: Wed, 18 Nov 2026 10:00:00 +0000
+Message-ID: <addr@example.net>
+
+body
+""")),
+    ("address-comment-name", crlf("""From: user-from@domain.org (Real Name)
+To: group: g1@d1.org, g2@d2.org;, group2: g3@d3.org;
+Cc: group:;, group2: (foo) ;
+Subject: comment name
+Date: Wed, 18 Nov 2026 11:00:00 +0000
+
+body
+""")),
+    # imaptest fetch-binary-mime-qp: trailing white space and `=` + space soft line breaks
+    # (RFC 2045 §6.7 rules 3 and 5).
+    ("qp-soft-breaks", crlf("""From: user@domain.org
+Date: Sat, 24 Mar 2007 23:00:00 +0200
+Mime-Version: 1.0
+Content-Type: multipart/mixed; boundary="foo
+ bar"
+
+Root MIME prologue
+
+--foo bar
+Content-Type: text/x-myown; charset=us-ascii
+Content-Transfer-Encoding: quoted-printable
+
+hello  
+bar=
+
+foo\t=
+bar
+foo\t \t= 
+=62
+foo = \t
+bar
+foo =
+=62
+foo  
+bar=
+
+foo_bar
+
+--foo bar--
+Root MIME epilogue
+""")),
+    # imaptest append-binary: NUL, bare CR and LF in a binary part sent as literal8.
+    ("binary-literal8", b"From: user@domain.org\r\nDate: Sat, 24 Mar 2007 23:00:00 +0200\r\nMime-Version: 1.0\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n\x00-\xe4\n\r\n\n"),
+    ("binary-literal8-multipart", b"From: user@domain.org\r\nSubject: binary parts\r\nMime-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\ntext\r\n--b\r\nContent-Type: image/png\r\nContent-Transfer-Encoding: binary\r\n\r\n" + bytes(range(256)) * 3 + b"\r\n--b--\r\n"),
+    # A NUL in a plain literal: BODY[] carries it as 0x80, BINARY[] as a literal8.
+    ("nul-in-text", b"From: a@example.com\r\nSubject: nul\r\n\r\nnul\x00here\r\n"),
 ]
+
+LITERAL8 = {"binary-literal8", "binary-literal8-multipart"}
 
 # SEARCH criteria whose results are compared (sequence numbers follow CORPUS order).
 SEARCHES = [
@@ -336,4 +450,17 @@ SEARCHES = [
     "BODY hello",
     "BODY aGVsbG8",
     "SUBJECT bare",
+    "FROM user-from@domain.org",
+    "FROM comment",
+    "HEADER FROM comment",
+    "FROM \"real name\"",
+    "BCC \"real folded\"",
+    "TO \"<q@example.net>\"",
+    "TO \"d <x@example.net>\"",
+    "CC \"john smith\"",
+    "CC u3@example.net",
+    "TO g3@d3.org",
+    "CC group2",
+    "BODY \"hello world\"",
+    "TEXT m2",
 ]

@@ -132,10 +132,10 @@ impl Parser<'_> {
                 self.sp()?;
                 K::Keyword(self.flag()?, false)
             }
-            "BCC" => K::Header("bcc".into(), arg!()),
-            "CC" => K::Header("cc".into(), arg!()),
-            "FROM" => K::Header("from".into(), arg!()),
-            "TO" => K::Header("to".into(), arg!()),
+            "BCC" => K::Address("bcc".into(), arg!()),
+            "CC" => K::Address("cc".into(), arg!()),
+            "FROM" => K::Address("from".into(), arg!()),
+            "TO" => K::Address("to".into(), arg!()),
             "SUBJECT" => K::Header("subject".into(), arg!()),
             "HEADER" => {
                 let name = arg!();

@@ -449,12 +449,15 @@ impl<'a> Parser<'a> {
                 } else {
                     None
                 };
+                // `append-data = literal / literal8` (RFC 3516 §4.4).
+                let binary = self.peek() == Some(b'~');
                 let data = self.literal()?;
                 Command::Append {
                     mailbox,
                     flags,
                     date,
                     data,
+                    binary,
                 }
             }
             "SEARCH" => self.search(false)?,
@@ -662,7 +665,11 @@ mod tests {
             }
         ));
         let Command::Append {
-            flags, date, data, ..
+            flags,
+            date,
+            data,
+            binary,
+            ..
         } = cmd("a APPEND Sent (\\Seen) \"22-Nov-2026 12:00:00 +0100\" {5}\r\nhello")
         else {
             panic!()
@@ -670,6 +677,12 @@ mod tests {
         assert_eq!(flags, ["\\Seen"]);
         assert_eq!(date, Some(1_795_345_200));
         assert_eq!(data, b"hello");
+        assert!(!binary);
+        let Command::Append { data, binary, .. } = cmd("a APPEND x ~{3}\r\n\0\n\r") else {
+            panic!()
+        };
+        assert_eq!(data, b"\0\n\r");
+        assert!(binary);
         assert!(parse(b"a SEARCH CHARSET KOI8-R TEXT x").is_err());
     }
 
