@@ -210,6 +210,40 @@ pub enum NotifyEvent {
     Other(&'static str),
 }
 
+/// One message of APPEND: `append-message = [SP flag-list] [SP date-time] SP append-data`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendMessage {
+    /// Flags.
+    pub flags: Vec<String>,
+    /// INTERNALDATE.
+    pub date: Option<i64>,
+    /// The content.
+    pub content: AppendContent,
+}
+
+/// `append-data = literal / literal8 / "CATENATE" SP "(" cat-part *(SP cat-part) ")"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppendContent {
+    /// The message.
+    Literal {
+        /// Its bytes.
+        data: Vec<u8>,
+        /// Sent as a literal8 (`~{n}`, RFC 3516): it may hold binary parts.
+        binary: bool,
+    },
+    /// CATENATE (RFC 4469): the message made of text and parts of messages on this server.
+    Catenate(Vec<CatPart>),
+}
+
+/// `cat-part = text-literal / url`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatPart {
+    /// `TEXT literal`.
+    Text(Vec<u8>),
+    /// `URL astring`: an IMAP URL (RFC 5092) of a message or section here.
+    Url(String),
+}
+
 /// A parsed command.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
@@ -258,14 +292,8 @@ pub enum Command {
     Append {
         /// Mailbox.
         mailbox: String,
-        /// Flags.
-        flags: Vec<String>,
-        /// INTERNALDATE.
-        date: Option<i64>,
-        /// The message.
-        data: Vec<u8>,
-        /// Sent as a literal8 (`~{n}`, RFC 3516): it may hold binary parts.
-        binary: bool,
+        /// The messages (several with MULTIAPPEND, RFC 3502).
+        messages: Vec<AppendMessage>,
     },
     /// `IDLE`.
     Idle,

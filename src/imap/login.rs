@@ -36,6 +36,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             caps.extend([
                 "NAMESPACE",
                 "UIDPLUS",
+                "MULTIAPPEND",
+                "CATENATE",
                 "MOVE",
                 "UNSELECT",
                 "CHILDREN",

@@ -1,63 +1,15 @@
-//! Commands that add or change messages: APPEND (RFC 9051 §6.3.12, UIDPLUS APPENDUID), STORE
-//! (with CONDSTORE's UNCHANGEDSINCE, RFC 7162) and COPY/MOVE (RFC 6851, COPYUID).
+//! Commands that change messages: STORE (with CONDSTORE's UNCHANGEDSINCE, RFC 7162) and
+//! COPY/MOVE (RFC 6851, COPYUID). APPEND is in [`super::append`].
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tracing::{debug, warn};
 
 use super::parse::{SeqSet, StoreOp};
 use super::session::{Session, index_error};
-use super::transfer;
 use super::write::{compress, compress_ordered};
 use crate::mailbox::index::Flags;
 
 impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
-    pub(super) async fn append(
-        &mut self,
-        tag: &str,
-        mailbox: &str,
-        flags: &[String],
-        date: Option<i64>,
-        data: Vec<u8>,
-        binary: bool,
-    ) {
-        let name = self.decode_name(mailbox).unwrap_or_else(|| mailbox.to_owned());
-        let Some(flags) = Flags::parse(flags.iter().map(String::as_str)) else {
-            self.tagged(tag, "BAD", "Invalid flag");
-            return;
-        };
-        if data.len() as u64 > self.svc.limits.message_size_bytes {
-            self.tagged(tag, "NO", "[TOOBIG] Message too large");
-            return;
-        }
-        if let Some(info) = self.svc.routing.get().mailbox(self.account())
-            && let Some(q) = info.quota
-            && self.svc.store.usage(&info.maildir) + data.len() as u64 > q
-        {
-            self.tagged(tag, "NO", "[OVERQUOTA] Quota exceeded");
-            return;
-        }
-        let Some(folder) = self.target(tag, &name).await else {
-            return;
-        };
-        let data = stored_form(data, binary);
-        let size = data.len() as u64;
-        match folder.append(data, flags, date, &self.svc.index.host).await {
-            Ok(uid) => {
-                if let Some(info) = self.svc.routing.get().mailbox(self.account()) {
-                    self.svc.store.add_usage(&info.maildir, size);
-                }
-                let uidvalidity = folder.state().await.uidvalidity;
-                self.refresh(false).await;
-                self.tagged(
-                    tag,
-                    "OK",
-                    &format!("[APPENDUID {uidvalidity} {uid}] APPEND completed"),
-                );
-            }
-            Err(e) => self.tagged(tag, "NO", &index_error(&e)),
-        }
-    }
-
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn store(
         &mut self,
@@ -202,65 +154,5 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             self.tagged(tag, "OK", &format!("{code}COPY completed"));
         }
         debug!(count = pairs.len(), moving, "copied");
-    }
-}
-
-/// What is stored of an APPEND (as Dovecot stores it): binary parts of a literal8 as base64
-/// ([`transfer::binary_to_base64`]), so their bytes come back exactly from `BINARY[...]`;
-/// then every line end as CRLF, so sizes and sections are what IMAP clients expect
-/// (RFC 5322 §2.3: a bare LF is not a line end a message may have).
-fn stored_form(data: Vec<u8>, binary: bool) -> Vec<u8> {
-    let data = if binary {
-        transfer::binary_to_base64(data)
-    } else {
-        data
-    };
-    crlf(data)
-}
-
-/// Turns bare LF line ends into CRLF (data from APPEND).
-fn crlf(data: Vec<u8>) -> Vec<u8> {
-    let bare = data
-        .iter()
-        .enumerate()
-        .any(|(i, b)| *b == b'\n' && (i == 0 || data[i - 1] != b'\r'));
-    if !bare {
-        return data;
-    }
-    let mut out = Vec::with_capacity(data.len() + data.len() / 32);
-    for (i, b) in data.iter().enumerate() {
-        if *b == b'\n' && (i == 0 || data[i - 1] != b'\r') {
-            out.push(b'\r');
-        }
-        out.push(*b);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn append_data_gets_crlf() {
-        assert_eq!(crlf(b"a\nb\r\nc\n".to_vec()), b"a\r\nb\r\nc\r\n");
-        assert_eq!(crlf(b"\n".to_vec()), b"\r\n");
-        assert_eq!(crlf(b"x\r\n".to_vec()), b"x\r\n");
-    }
-
-    /// imaptest append-binary: the binary part of a literal8 keeps its bytes (no LF turned
-    /// into CRLF, NUL kept) behind base64; a plain literal is only made CRLF.
-    #[test]
-    fn literal8_binary_part_is_kept_exactly() {
-        let msg = b"From: user@domain.org\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n\0-\xe4\n\r\n\n";
-        let stored = stored_form(msg.to_vec(), true);
-        assert_eq!(
-            stored,
-            b"From: user@domain.org\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\nAC3kCg0KCg=="
-        );
-        let p = super::super::mime::Part::message(&stored);
-        let part = p.find(&[1]).unwrap();
-        assert_eq!(transfer::decode_body(part, &stored).unwrap(), b"\0-\xe4\n\r\n\n");
-        assert_eq!(stored_form(msg.to_vec(), false), crlf(msg.to_vec()));
     }
 }

@@ -8,6 +8,7 @@
 //! [`fetch`] streams FETCH responses (their sections from `section`).
 
 pub mod address;
+mod append;
 pub mod command;
 pub mod fetch;
 pub mod list;
@@ -23,6 +24,7 @@ mod section;
 mod selected;
 pub mod session;
 pub mod transfer;
+pub mod url;
 pub mod write;
 
 use std::sync::Arc;

@@ -569,13 +569,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                     Err(e) => self.tagged(tag, "NO", &index_error(&e)),
                 }
             }
-            Command::Append {
-                mailbox,
-                flags,
-                date,
-                data,
-                binary,
-            } => self.append(tag, &mailbox, &flags, date, data, binary).await,
+            Command::Append { mailbox, messages } => self.append(tag, &mailbox, messages).await,
             Command::Idle => return self.idle(tag).await,
             Command::Close => {
                 if let Some(s) = &self.sel

@@ -120,6 +120,28 @@ check(b'* LIST (\\HasChildren) "." t.b (CHILDINFO ("SUBSCRIBED"))' in u, u)
 u, t = b.ok('LIST "" t.% RETURN (SUBSCRIBED)')
 check(u == [b'* LIST (\\HasNoChildren \\Subscribed) "." t.a', b'* LIST (\\HasChildren) "." t.b'], u)
 
+# MULTIAPPEND (RFC 3502): several messages, one APPENDUID set; all or nothing.
+b.ok("CREATE Multi")
+m1, m2 = b"Subject: one\r\n\r\nfirst\r\n", b"Subject: two\r\n\r\nsecond\r\n"
+u, t = b.ok(b"APPEND Multi {%d+}\r\n%s (\\Seen) {%d+}\r\n%s" % (len(m1), m1, len(m2), m2))
+check(re.match(rb"OK \[APPENDUID \d+ 1:2\]", t), t)
+u, t = b.cmd(b'APPEND Multi {%d+}\r\n%s CATENATE (URL "/Multi/;UID=99")' % (len(m1), m1))
+check(t.startswith(b"NO [BADURL /Multi/;UID=99]"), t)
+u, t = b.ok("STATUS Multi (MESSAGES)")
+check(u == [b"* STATUS Multi (MESSAGES 2)"], u)
+u, t = b.cmd(b'APPEND Nowhere CATENATE (URL "/Multi/;UID=99")')
+check(t.startswith(b"NO [TRYCREATE]"), t)
+# CATENATE (RFC 4469): a header from one message, a body of our own, a part of another.
+u, t = b.ok(b'APPEND Multi CATENATE (URL "/Multi/;UID=1/;SECTION=HEADER" TEXT {6+}\r\nmine\r\n URL "/Multi/;UID=2/;SECTION=TEXT")')
+check(re.match(rb"OK \[APPENDUID \d+ 3\]", t), t)
+b.ok("SELECT Multi")
+u, t = b.ok("FETCH 3 BODY.PEEK[]")
+check(u[0].endswith(b"\r\nSubject: one\r\n\r\nmine\r\nsecond\r\n)"), u)
+u, t = b.ok(b'APPEND Multi CATENATE (URL ";UID=2/;PARTIAL=0.7")')
+b.ok("NOOP")
+u, t = b.ok("FETCH 4 BODY.PEEK[]")
+check(u[0].endswith(b"{7}\r\nSubject)"), u)
+
 a.ok("LOGOUT")
 b.ok("LOGOUT")
 print("conformance: all checks passed")

@@ -6,14 +6,16 @@
 //! after their `{n}` announcement and CRLF (the connection layer has read them). One method
 //! per ABNF production; every failure is a [`ParseError`] with a message for the `BAD` reply.
 
+mod append;
+pub use append::url_section;
 mod fetch;
 mod keys;
 mod mailbox;
 mod notify;
 
 pub use super::command::{
-    Command, FetchItem, ListArgs, NotifyEvent, NotifyFilter, NotifyGroup, NotifySpec, ParseError, Qresync,
-    SearchReturn, Section, SectionKind, SeqSet, StoreOp,
+    AppendContent, AppendMessage, CatPart, Command, FetchItem, ListArgs, NotifyEvent, NotifyFilter,
+    NotifyGroup, NotifySpec, ParseError, Qresync, SearchReturn, Section, SectionKind, SeqSet, StoreOp,
 };
 pub use crate::time::days_from_civil;
 
@@ -434,31 +436,15 @@ impl<'a> Parser<'a> {
             "APPEND" => {
                 self.sp()?;
                 let mailbox = self.mailbox()?;
-                self.sp()?;
-                let flags = if self.peek() == Some(b'(') {
-                    let f = self.flag_list()?;
-                    self.sp()?;
-                    f
-                } else {
-                    Vec::new()
-                };
-                let date = if self.peek() == Some(b'"') {
-                    let d = self.date_time()?;
-                    self.sp()?;
-                    Some(d)
-                } else {
-                    None
-                };
-                // `append-data = literal / literal8` (RFC 3516 §4.4).
-                let binary = self.peek() == Some(b'~');
-                let data = self.literal()?;
-                Command::Append {
-                    mailbox,
-                    flags,
-                    date,
-                    data,
-                    binary,
+                // `append = "APPEND" SP mailbox 1*append-message` (RFC 3502 MULTIAPPEND).
+                let mut messages = Vec::new();
+                while self.maybe(b' ') {
+                    messages.push(self.append_message()?);
                 }
+                if messages.is_empty() {
+                    return err("APPEND needs a message");
+                }
+                Command::Append { mailbox, messages }
             }
             "SEARCH" => self.search(false)?,
             "FETCH" | "STORE" | "COPY" | "MOVE" => self.message_command(&w, false)?,
@@ -664,25 +650,48 @@ mod tests {
                 ..
             }
         ));
-        let Command::Append {
-            flags,
-            date,
-            data,
-            binary,
-            ..
-        } = cmd("a APPEND Sent (\\Seen) \"22-Nov-2026 12:00:00 +0100\" {5}\r\nhello")
+        let Command::Append { messages, .. } =
+            cmd("a APPEND Sent (\\Seen) \"22-Nov-2026 12:00:00 +0100\" {5}\r\nhello")
         else {
             panic!()
         };
-        assert_eq!(flags, ["\\Seen"]);
-        assert_eq!(date, Some(1_795_345_200));
-        assert_eq!(data, b"hello");
-        assert!(!binary);
-        let Command::Append { data, binary, .. } = cmd("a APPEND x ~{3}\r\n\0\n\r") else {
+        assert_eq!(messages[0].flags, ["\\Seen"]);
+        assert_eq!(messages[0].date, Some(1_795_345_200));
+        assert_eq!(
+            messages[0].content,
+            AppendContent::Literal {
+                data: b"hello".to_vec(),
+                binary: false
+            }
+        );
+        let Command::Append { messages, .. } = cmd("a APPEND x ~{3}\r\n\0\n\r") else {
             panic!()
         };
-        assert_eq!(data, b"\0\n\r");
-        assert!(binary);
+        assert_eq!(
+            messages[0].content,
+            AppendContent::Literal {
+                data: b"\0\n\r".to_vec(),
+                binary: true
+            }
+        );
+        // MULTIAPPEND (RFC 3502) and CATENATE (RFC 4469).
+        let Command::Append { messages, .. } = cmd(
+            "a APPEND x {2}\r\nm1 (\\Seen) {2}\r\nm2 CATENATE (URL \"/x/;UID=1/;SECTION=HEADER\" TEXT {4}\r\nbody)",
+        ) else {
+            panic!()
+        };
+        assert_eq!(messages.len(), 3);
+        assert_eq!(messages[1].flags, ["\\Seen"]);
+        assert_eq!(
+            messages[2].content,
+            AppendContent::Catenate(vec![
+                CatPart::Url("/x/;UID=1/;SECTION=HEADER".into()),
+                CatPart::Text(b"body".to_vec())
+            ])
+        );
+        assert!(parse(b"a APPEND x").is_err());
+        assert!(parse(b"a APPEND x CATENATE ()").is_err());
+        assert!(parse(b"a APPEND x CATENATE (TEXT ~{1}\r\nx)").is_err());
         assert!(parse(b"a SEARCH CHARSET KOI8-R TEXT x").is_err());
     }
 
