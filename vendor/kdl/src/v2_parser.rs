@@ -261,14 +261,21 @@ fn new_input(s: &str) -> Input<'_> {
 pub(crate) fn document(input: &mut Input<'_>) -> PResult<KdlDocument> {
     let bom = opt(bom.take()).parse_next(input)?;
     let mut doc = nodes.parse_next(input)?;
-    let badend = resume_after_cut(
-        cut_err(eof).context(cx().lbl("EOF").msg("Expected end of document")),
-        any.void(),
-    )
-    .parse_next(input)?
-    .is_none();
-    if badend {
-        document.parse_next(input)?;
+    // yubin patch: after a stray token the rest of the text is parsed again for more
+    // diagnostics. Upstream recursed into `document` once per such token (`}}}}...` or
+    // `a{}a{}...` overflowed the stack); this loop does the same work without recursion.
+    loop {
+        let badend = resume_after_cut(
+            cut_err(eof).context(cx().lbl("EOF").msg("Expected end of document")),
+            any.void(),
+        )
+        .parse_next(input)?
+        .is_none();
+        if !badend {
+            break;
+        }
+        opt(self::bom).parse_next(input)?;
+        nodes.parse_next(input)?;
     }
     if let Some(bom) = bom
         && let Some(fmt) = doc.format_mut()
@@ -757,6 +764,19 @@ fn node_children(input: &mut Input<'_>) -> PResult<KdlDocument> {
     let _before_open_loc = input.current_token_start();
     "{".parse_next(input)?;
     let _after_open_loc = input.previous_token_end();
+    // yubin patch: every level of children costs several stack frames; refuse to go deeper
+    // than MAX_CHILDREN_DEPTH instead of overflowing the stack.
+    let Some(_depth) = ChildrenDepth::enter() else {
+        return Err(ErrMode::Cut(KdlParseError {
+            message: Some(format!(
+                "Child blocks are nested more than {MAX_CHILDREN_DEPTH} deep"
+            )),
+            span: Some((_before_open_loc.._after_open_loc).into()),
+            label: Some("too deep".into()),
+            help: None,
+            severity: Some(Severity::Error),
+        }));
+    };
     let ns = trace("child nodes", nodes).parse_next(input)?;
     let _after_nodes = input.checkpoint();
     let _after_nodes_loc = input.previous_token_end();
@@ -792,6 +812,34 @@ fn node_children(input: &mut Input<'_>) -> PResult<KdlDocument> {
             });
     }
     Ok(ns)
+}
+
+/// yubin patch: how deep child blocks may nest (`a { b { c { ... } } }`).
+pub(crate) const MAX_CHILDREN_DEPTH: usize = 128;
+
+std::thread_local! {
+    static CHILDREN_DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// One level of child-block nesting on this thread; leaving it (also by `?`) steps back out.
+struct ChildrenDepth;
+
+impl ChildrenDepth {
+    fn enter() -> Option<Self> {
+        CHILDREN_DEPTH.with(|d| {
+            let depth = d.get();
+            (depth < MAX_CHILDREN_DEPTH).then(|| {
+                d.set(depth + 1);
+                ChildrenDepth
+            })
+        })
+    }
+}
+
+impl Drop for ChildrenDepth {
+    fn drop(&mut self) {
+        CHILDREN_DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+    }
 }
 
 /// `node-terminator := single-line-comment | newline | ';' | eof`
@@ -1678,20 +1726,30 @@ fn multi_line_comment(input: &mut Input<'_>) -> PResult<()> {
 }
 
 /// `commented-block := '*/' | (multi-line-comment | '*' | '/' | [^*/]+) commented-block`
+///
+/// yubin patch: upstream recursed once per piece of the comment (`/* * * * ... */` overflowed
+/// the stack); this loop reads the same grammar, counting nested comments instead.
 fn commented_block(input: &mut Input<'_>) -> PResult<()> {
-    alt((
-        "*/".void(),
-        preceded(
-            alt((
-                multi_line_comment,
-                "*".void(),
-                "/".void(),
-                repeat(1.., none_of(['*', '/'])).map(|()| ()),
-            )),
-            commented_block,
-        ),
-    ))
-    .parse_next(input)
+    let mut open = 1usize;
+    loop {
+        if opt("*/").parse_next(input)?.is_some() {
+            open -= 1;
+            if open == 0 {
+                return Ok(());
+            }
+            continue;
+        }
+        if opt("/*").parse_next(input)?.is_some() {
+            open += 1;
+            continue;
+        }
+        alt((
+            "*".void(),
+            "/".void(),
+            repeat(1.., none_of(['*', '/'])).map(|()| ()),
+        ))
+        .parse_next(input)?;
+    }
 }
 
 #[cfg(test)]
