@@ -34,6 +34,10 @@ macro_rules! codes {
 codes! {
     /// The file is not valid KDL 2.0.
     Syntax => "syntax",
+    /// The file is larger than yubin reads (16 MiB).
+    TooLarge => "too_large",
+    /// Blocks nested more than 64 deep.
+    TooDeep => "too_deep",
     /// A node that yubin does not know at this place.
     UnknownNode => "unknown_node",
     /// A property that this node does not take.

@@ -1,0 +1,133 @@
+//! Hostile configuration files: each must be refused with a diagnostic, in bounded time,
+//! never by a crash. `yubin validate` runs as a child process, so a stack overflow shows up
+//! as a failed assertion (a signal instead of an exit status), not as a dead test harness.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{TempDir, run};
+
+const HEAD: &str = "hostname \"mail.example.com\"\n";
+
+/// Runs `validate --format json` on `text`; returns the exit status and the diagnostic codes.
+fn validate(dir: &TempDir, name: &str, text: &str) -> (Option<i32>, Vec<String>) {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write config");
+    let path = path.to_str().expect("utf-8 path");
+    let out = run(&["validate", "--format", "json", path], None);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let codes = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["code"].as_str().map(str::to_owned))
+        .collect();
+    (out.status.code(), codes)
+}
+
+fn assert_refused(dir: &TempDir, name: &str, text: &str, code: &str) {
+    let (status, codes) = validate(dir, name, text);
+    assert_eq!(status, Some(2), "{name}: exit status (None = killed by a signal)");
+    assert!(
+        codes.first().is_some_and(|c| c == code),
+        "{name}: want {code} first, got {:?}",
+        codes.iter().take(5).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn deep_nesting_is_refused_before_parsing() {
+    let dir = TempDir::new("hostile-deep");
+    // Issue 10 item 4: 500 and 2,000 nested nodes, and `/-a {` × 20,000.
+    let nested = |n: usize| format!("{HEAD}{}{}", "a {\n".repeat(n), "}\n".repeat(n));
+    assert_refused(&dir, "500.kdl", &nested(500), "yubin::config::too_deep");
+    assert_refused(
+        &dir,
+        "2000.kdl",
+        &format!("{HEAD}{}{}", "a{".repeat(2000), "}".repeat(2000)),
+        "yubin::config::too_deep",
+    );
+    assert_refused(
+        &dir,
+        "slashdash.kdl",
+        &format!("{HEAD}{}", "/-a {".repeat(20_000)),
+        "yubin::config::too_deep",
+    );
+    // 64 levels are still read (and refused for what they are: unknown nodes).
+    let (status, codes) = validate(&dir, "64.kdl", &nested(64));
+    assert_eq!(status, Some(1));
+    assert_eq!(codes, ["yubin::config::unknown_node"]);
+}
+
+#[test]
+fn the_too_deep_diagnostic_points_at_the_brace() {
+    let dir = TempDir::new("hostile-where");
+    let path = dir.join("deep.kdl");
+    std::fs::write(&path, format!("{HEAD}{}", "a {\n".repeat(65))).expect("write");
+    let out = run(
+        &["validate", "--format", "short", path.to_str().expect("utf-8")],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("deep.kdl:66:3: error[yubin::config::too_deep]"),
+        "{err}"
+    );
+}
+
+#[test]
+fn inputs_that_made_the_kdl_parser_recurse_are_syntax_errors() {
+    let dir = TempDir::new("hostile-kdl");
+    // kdl 6.7.1 recursed once per stray token after an error, and once per piece of a
+    // comment; vendor/kdl has both as loops.
+    assert_refused(
+        &dir,
+        "stray-close.kdl",
+        &format!("{HEAD}{}", "}".repeat(100_000)),
+        "yubin::config::syntax",
+    );
+    assert_refused(
+        &dir,
+        "equals.kdl",
+        &format!("{HEAD}{}", "==".repeat(50_000)),
+        "yubin::config::syntax",
+    );
+    assert_refused(
+        &dir,
+        "unterminated.kdl",
+        &format!("{HEAD}/*{}", "*".repeat(100_000)),
+        "yubin::config::syntax",
+    );
+    // A long comment is fine.
+    let (status, codes) = validate(
+        &dir,
+        "comment.kdl",
+        &format!("{HEAD}/*{}*/\n", "* / ".repeat(100_000)),
+    );
+    assert_eq!(status, Some(0), "{codes:?}");
+}
+
+#[test]
+fn files_over_the_size_limit_are_not_read() {
+    let dir = TempDir::new("hostile-size");
+    let path = dir.join("huge.kdl");
+    // Sparse: 100 MB long without writing 100 MB. Reading it all (as before) took a minute.
+    std::fs::File::create(&path)
+        .and_then(|f| f.set_len(100_000_000))
+        .expect("sparse file");
+    let started = Instant::now();
+    let out = run(
+        &["validate", "--format", "json", path.to_str().expect("utf-8")],
+        None,
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(v["code"], "yubin::config::too_large");
+    assert!(
+        v["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("100000000 bytes"))
+    );
+}
