@@ -34,7 +34,7 @@ macro_rules! codes {
 codes! {
     /// The file is not valid KDL 2.0.
     Syntax => "syntax",
-    /// The file is larger than yubin reads (16 MiB).
+    /// The file is larger than yubin reads (8 MiB).
     TooLarge => "too_large",
     /// Blocks nested more than 64 deep.
     TooDeep => "too_deep",

@@ -8,8 +8,10 @@ use std::path::Path;
 
 use super::lexer::{self, Kind};
 
-/// The largest file yubin reads: a configuration with 10,000 users is about 1.3 MB.
-pub const MAX_FILE_BYTES: u64 = 16 << 20;
+/// The largest file yubin reads: a configuration with 10,000 users is about 1.3 MB. kdl reads
+/// a long string at about a microsecond per character, so this also bounds the time a hostile
+/// file can take (seconds, not the minute a 100 MB string took).
+pub const MAX_FILE_BYTES: u64 = 8 << 20;
 
 /// How deeply `{ ... }` blocks may nest. A real `mail.kdl` is at most 4 deep
 /// (`backup > s3 > object-lock`, `domain > user > ...`).

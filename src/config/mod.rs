@@ -58,8 +58,8 @@ pub struct ReadError {
     pub source: std::io::Error,
 }
 
-/// Reads and checks the file at `path`. A file larger than [`limits::MAX_FILE_BYTES`] is not
-/// read: the outcome is a `too_large` error.
+/// Reads and checks the file at `path`. A file larger than [`limits::MAX_FILE_BYTES`] (8 MiB)
+/// is not read: the outcome is a `too_large` error.
 pub fn load(path: &Path) -> Result<Outcome, ReadError> {
     let bytes = match limits::read(path) {
         Ok(b) => b,
