@@ -9,6 +9,7 @@ pub mod limits;
 pub mod model;
 pub mod names;
 pub mod reader;
+pub mod redact;
 pub mod reference;
 pub mod routing;
 pub mod secrets;

@@ -36,7 +36,9 @@ impl Source {
         for chunk in text.as_bytes().chunks(MARK_STRIDE) {
             char_marks.push(char_marks.last().copied().unwrap_or(0) + chars_in(chunk));
         }
-        let named = NamedSource::new(path.display().to_string(), text.clone()).with_language("kdl");
+        // miette prints lines of this text around each diagnostic: never a secret's value.
+        let shown: Arc<str> = super::redact::redacted(&text).map_or_else(|| text.clone(), Arc::from);
+        let named = NamedSource::new(path.display().to_string(), shown).with_language("kdl");
         Source {
             path,
             text,
@@ -56,7 +58,7 @@ impl Source {
         &self.text
     }
 
-    /// The text with its name, for miette.
+    /// The text with its name, for miette: secret values are replaced by `*`.
     pub fn named(&self) -> &NamedSource<Arc<str>> {
         &self.named
     }

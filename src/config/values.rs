@@ -393,7 +393,12 @@ pub fn database(input: &str) -> Result<Database, String> {
     let rest = s
         .strip_prefix("postgres://")
         .or_else(|| s.strip_prefix("postgresql://"))
-        .ok_or_else(|| format!("`{s}` is not a database URL (sqlite:///path or postgres://user@host/db)"))?;
+        .ok_or_else(|| {
+            format!(
+                "`{}` is not a database URL (sqlite:///path or postgres://user@host/db)",
+                super::redact::mask_url(s)
+            )
+        })?;
     let authority = rest.split(['/', '?']).next().unwrap_or("");
     if let Some((userinfo, _)) = authority.rsplit_once('@')
         && userinfo.contains(':')
