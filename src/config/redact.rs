@@ -151,10 +151,16 @@ pub fn redacted(text: &str) -> Option<String> {
     }
     let mut bytes = text.as_bytes().to_vec();
     for (start, end) in ranges {
-        if let Some(secret) = bytes.get_mut(start..end) {
-            // Each range starts and ends on a character boundary (tokens end at ASCII quotes,
-            // spaces or punctuation), and `*` is one byte: the result stays UTF-8.
-            secret.fill(b'*');
+        // Each range starts and ends on a character boundary (tokens end at ASCII quotes,
+        // spaces or punctuation), and `*` is one byte: the result stays UTF-8. Line breaks
+        // (in multi-line strings) stay, so lines keep their numbers.
+        let Some(secret) = text.get(start..end) else {
+            continue;
+        };
+        for (i, c) in secret.char_indices().filter(|(_, c)| !lexer::is_newline(*c)) {
+            if let Some(b) = bytes.get_mut(start + i..start + i + c.len_utf8()) {
+                b.fill(b'*');
+            }
         }
     }
     Some(String::from_utf8(bytes).unwrap_or_else(|_| {
@@ -232,6 +238,14 @@ mod tests {
             "relay {\n    password \"*******\n}"
         );
         assert_eq!(shown("password \"pässwörd\""), "password \"**********\"");
+    }
+
+    #[test]
+    fn multi_line_secrets_keep_their_lines() {
+        assert_eq!(
+            shown("token \"\"\"\n  ab\r\n  c\n  \"\"\""),
+            "token \"\"\"\n****\r\n***\n**\"\"\""
+        );
     }
 
     #[test]
