@@ -128,7 +128,11 @@ fn sighup_refuses_hostile_files_and_keeps_serving() {
         y.signal("HUP");
         wait_refusals(&y, i + 1);
         let log = y.log();
-        let refusal = log.lines().filter(|l| l.contains("reload refused")).nth(i).unwrap();
+        let refusal = log
+            .lines()
+            .filter(|l| l.contains("reload refused"))
+            .nth(i)
+            .unwrap();
         assert!(refusal.contains(code), "{refusal}");
         let (status, out) = send(p.smtp, "alice@example.test");
         assert_eq!(status, 0, "still serving after refusal {i}: {out}\n{log}");
