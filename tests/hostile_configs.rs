@@ -149,3 +149,25 @@ fn a_hundred_thousand_trusted_networks_validate_in_linear_time() {
     assert_eq!(status, Some(0), "{codes:?}");
     assert!(took < Duration::from_secs(30), "took {took:?}");
 }
+
+#[test]
+fn long_alias_chains_are_refused_not_followed_recursively() {
+    // `yubin plan` (and `serve`, and a reload) expanded aliases recursively: a valid file with
+    // 20,000 aliases in a row overflowed the stack.
+    let dir = TempDir::new("hostile-aliases");
+    let hash =
+        "$argon2id$v=19$m=19456,t=2,p=1$jGeMXANpfiemq/i9LDa6ug$oGD23m3qvii2iTtKHk3Sxsa151Oy3hsOO6aq/gzEQXE";
+    let mut text = format!(
+        "{HEAD}domain \"example.com\" {{\n    dkim selector=\"s1\"\n    user \"alice\" password-hash=\"{hash}\"\n    alias \"postmaster\" to=\"alice\"\n"
+    );
+    for i in 0..20_000 {
+        text.push_str(&format!("    alias \"a{i}\" to=\"a{}\"\n", i + 1));
+    }
+    text.push_str("    alias \"a20000\" to=\"alice\"\n}\n");
+    let (status, codes) = validate(&dir, "chain.kdl", &text);
+    assert_eq!(status, Some(1));
+    assert_eq!(codes, ["yubin::config::alias_chain_too_long"]);
+    let path = dir.join("chain.kdl");
+    let out = run(&["plan", path.to_str().expect("utf-8")], None);
+    assert_eq!(out.status.code(), Some(1), "killed by a signal if None");
+}

@@ -102,6 +102,8 @@ codes! {
     UnknownAliasTarget => "unknown_alias_target",
     /// Aliases that point at each other in a circle.
     AliasLoop => "alias_loop",
+    /// A chain of aliases longer than 100 (`a` → `b` → `c` → ...).
+    AliasChainTooLong => "alias_chain_too_long",
     /// `alias-of` names a domain that is not declared.
     UnknownDomain => "unknown_domain",
     /// `alias-of` names a domain that is itself an alias domain (or itself).
