@@ -171,3 +171,29 @@ fn long_alias_chains_are_refused_not_followed_recursively() {
     let out = run(&["plan", path.to_str().expect("utf-8")], None);
     assert_eq!(out.status.code(), Some(1), "killed by a signal if None");
 }
+
+#[test]
+fn diagnostics_on_a_very_long_line_do_not_print_it_each_time() {
+    // 20,000 warnings on one 400 KB line: miette printed the whole line in each snippet
+    // (8 GB). Such diagnostics are now printed in the one-line form.
+    let dir = TempDir::new("hostile-long-line");
+    let networks: Vec<String> = (0..20_000)
+        .map(|i: u32| format!("\"8.{}.{}.0/24\"", (i >> 8) & 255, i & 255))
+        .collect();
+    let text = format!(
+        "{HEAD}listen {{\n    submission \"127.0.0.1:2587\"\n}}\ntrusted-networks {}\n",
+        networks.join(" ")
+    );
+    let path = dir.join("public.kdl");
+    std::fs::write(&path, text).expect("write");
+    let out = common::yubin()
+        .args(["validate", path.to_str().expect("utf-8")])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.len() < 10_000_000, "{} bytes of output", err.len());
+    assert_eq!(err.matches("public_trusted_network").count(), 20_000);
+    assert!(err.contains("public.kdl:5:18: warning[yubin::config::public_trusted_network]"));
+}

@@ -72,6 +72,18 @@ impl Source {
             + self.text.as_bytes().get(from..offset).map_or(0, chars_in)
     }
 
+    /// The length in bytes of the line that holds a byte offset, in O(log lines).
+    pub fn line_len(&self, offset: usize) -> usize {
+        let offset = offset.min(self.text.len());
+        let line = match self.line_starts.binary_search(&offset) {
+            Ok(i) => i,
+            Err(i) => i.saturating_sub(1),
+        };
+        let start = self.line_starts.get(line).copied().unwrap_or(0);
+        let end = self.line_starts.get(line + 1).copied().unwrap_or(self.text.len());
+        end - start
+    }
+
     /// 1-based line and column (in characters) of a byte offset, in O(log lines): many
     /// diagnostics on one long line (100,000 networks) do not rescan the line each time.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
@@ -100,6 +112,9 @@ mod tests {
         assert_eq!(s.line_col(7), (3, 1));
         assert_eq!(s.line_col(8), (4, 1));
         assert_eq!(s.line_col(99), (4, 2));
+        assert_eq!(s.line_len(0), 3);
+        assert_eq!(s.line_len(4), 4);
+        assert_eq!(s.line_len(8), 1);
     }
 
     #[test]
