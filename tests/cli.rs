@@ -129,6 +129,53 @@ fn secrets_are_checked_only_on_request() {
 }
 
 #[test]
+fn inline_secrets_never_appear_in_any_output_format() {
+    // Issue 10 item 13: the human format printed the secret back in its snippet.
+    let dir = TempDir::new("cli-redact");
+    let files = [
+        // The refusal corpus's three inline forms.
+        base("relay \"smtp.example.net:587\" {\n    username \"apikey\"\n    password \"hunter2-arg\"\n}\n"),
+        base("relay \"smtp.example.net:587\" username=\"apikey\" password=\"hunter2-prop\"\n"),
+        base("storage {\n    database \"postgres://yubin:hunter2-url@db/yubin\"\n}\n"),
+        // A URL yubin cannot use: its message quotes it.
+        base("storage {\n    database \"mysql://yubin:hunter2-mysql@db/yubin\"\n}\n"),
+        // A plain password where the hash belongs.
+        base(
+            "domain \"example.org\" {\n    user \"bob\" {\n        password-hash \"hunter2-hash\"\n    }\n}\n",
+        ),
+        // Another problem on the next line: the secret is only context in its snippet.
+        base(
+            "inbound-webhook {\n    token env=\"T\"\n    tokne \"hunter2-context\"\n}\nrelay \"r.example.net:587\" {\n    password \"hunter2-near\"\n    usrname \"u\"\n}\n",
+        ),
+        // Not even KDL: the syntax error's snippet shows the line before.
+        base("relay \"r.example.net:587\" {\n    password \"hunter2-syntax\"\n    username \"u\" = =\n}\n"),
+    ];
+    for (i, text) in files.iter().enumerate() {
+        let f = write(&dir, &format!("m{i}.kdl"), text);
+        for format in ["human", "short", "json"] {
+            let out = common::yubin()
+                .args(["validate", "--format", format, &f])
+                .env("NO_COLOR", "1")
+                .output()
+                .expect("run");
+            assert_ne!(out.status.code(), Some(0), "file {i} should be refused");
+            let shown = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(!shown.contains("hunter2"), "file {i}, {format}:\n{shown}");
+            if format == "human" {
+                assert!(
+                    shown.contains("*******"),
+                    "file {i}: the snippet is still shown:\n{shown}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn hash_password_output_is_accepted_by_validate() {
     let out = run(&["hash-password"], Some("correct horse\n"));
     assert_eq!(out.status.code(), Some(0));

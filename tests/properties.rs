@@ -33,6 +33,17 @@ fn check(text: &str) {
         );
         let _ = outcome.source.line_col(d.span.offset());
     }
+    // The text snippets are printed from: secrets hidden, every offset and line kept.
+    let shown = outcome.source.named().inner();
+    assert_eq!(shown.len(), text.len(), "redaction changed the length");
+    assert!(
+        shown
+            .char_indices()
+            .filter(|(_, c)| *c == '\n')
+            .map(|(i, _)| i)
+            .eq(text.char_indices().filter(|(_, c)| *c == '\n').map(|(i, _)| i)),
+        "redaction moved a line break"
+    );
     if let Some(cfg) = &outcome.config {
         let p = plan::compile(cfg);
         let json = p.to_canonical_json();
@@ -134,6 +145,28 @@ proptest! {
         for m in &muts {
             text = apply(text, m);
         }
+        check(&text);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, .. ProptestConfig::default() })]
+
+    #[test]
+    fn hostile_fragment_soup_never_crashes(
+        fragments in proptest::collection::vec(
+            prop_oneof![
+                Just("{"), Just("}"), Just("a"), Just(" "), Just("\n"), Just("/-"), Just("/*"),
+                Just("*/"), Just("*"), Just("\""), Just("#\""), Just("\"#"), Just("="), Just("\\"),
+                Just("//"), Just("("), Just(")"), Just("password"), Just("\"\"\"\n"),
+            ],
+            0..1500,
+        ),
+        repeat in 1usize..30,
+    ) {
+        // Issue 10 item 4: nesting, stray tokens and comment pieces made kdl recurse without
+        // bound; in this process a stack overflow would abort the whole test run.
+        let text: String = fragments.concat().repeat(repeat);
         check(&text);
     }
 }

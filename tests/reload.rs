@@ -81,3 +81,69 @@ fn sighup_applies_users_and_refuses_invalid_files() {
     y.wait_log("take effect after a restart", 20);
     assert!(y.log().contains("sections=listeners"), "{}", y.log());
 }
+
+/// Waits until "reload refused" appears `n` times in the log.
+fn wait_refusals(y: &common::server::Yubin, n: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while y.log().matches("reload refused").count() < n {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "refusal {n} not logged:\n{}",
+            y.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn sighup_refuses_hostile_files_and_keeps_serving() {
+    // Issue 10 item 4: reloading a file with 500 nested nodes killed the server (the parser
+    // overflowed the 2 MiB stack of the tokio thread it ran on).
+    if !have("swaks") {
+        return;
+    }
+    let (y, _tls) = mail_server("");
+    let p = y.ports;
+    let original = std::fs::read_to_string(&y.config).unwrap();
+    let hostile = [
+        (
+            format!("{original}\n{}{}", "a {\n".repeat(500), "}\n".repeat(500)),
+            "yubin::config::too_deep",
+        ),
+        (
+            format!("{original}\n{}", "/-a {".repeat(20_000)),
+            "yubin::config::too_deep",
+        ),
+        (
+            format!("{original}\n{}", "}".repeat(100_000)),
+            "yubin::config::syntax",
+        ),
+        (
+            format!("{original}\n/*{}", "*".repeat(100_000)),
+            "yubin::config::syntax",
+        ),
+    ];
+    for (i, (text, code)) in hostile.iter().enumerate() {
+        std::fs::write(&y.config, text).unwrap();
+        y.signal("HUP");
+        wait_refusals(&y, i + 1);
+        let log = y.log();
+        let refusal = log
+            .lines()
+            .filter(|l| l.contains("reload refused"))
+            .nth(i)
+            .unwrap();
+        assert!(refusal.contains(code), "{refusal}");
+        let (status, out) = send(p.smtp, "alice@example.test");
+        assert_eq!(status, 0, "still serving after refusal {i}: {out}\n{log}");
+    }
+    // A file over the size limit is refused without being read.
+    std::fs::File::create(&y.config)
+        .and_then(|f| f.set_len(100_000_000))
+        .unwrap();
+    y.signal("HUP");
+    wait_refusals(&y, hostile.len() + 1);
+    assert!(y.log().contains("yubin::config::too_large"), "{}", y.log());
+    let (status, out) = send(p.smtp, "alice@example.test");
+    assert_eq!(status, 0, "{out}");
+}

@@ -25,6 +25,23 @@ pub fn json(diag: &Diag, source: &Source) -> serde_json::Value {
     })
 }
 
+/// Lines longer than this are not shown in snippets: miette prints whole lines, so 100,000
+/// diagnostics on one 2 MB line (`trusted-networks` with public networks) would print
+/// 200 GB. Such diagnostics are printed in the one-line form.
+const MAX_SNIPPET_LINE: usize = 1000;
+
+fn short_line(d: &Diag, source: &Source) -> String {
+    let (line, col) = source.line_col(d.span.offset());
+    let help = d.help.as_ref().map_or(String::new(), |h| format!(" (help: {h})"));
+    format!(
+        "{}:{line}:{col}: {}[{}]: {}{help}",
+        source.path().display(),
+        d.level.as_str(),
+        d.code.as_str(),
+        d.message
+    )
+}
+
 /// Prints every diagnostic of `outcome` in `format`.
 pub fn print(outcome: &Outcome, format: Format) {
     match format {
@@ -37,23 +54,7 @@ pub fn print(outcome: &Outcome, format: Format) {
         Format::Short => {
             let mut err = std::io::stderr().lock();
             for d in &outcome.diagnostics {
-                let (line, col) = outcome.source.line_col(d.span.offset());
-                let _ = write!(
-                    err,
-                    "{}:{line}:{col}: {}[{}]: {}",
-                    outcome.source.path().display(),
-                    d.level.as_str(),
-                    d.code.as_str(),
-                    d.message
-                );
-                match &d.help {
-                    Some(h) => {
-                        let _ = writeln!(err, " (help: {h})");
-                    }
-                    None => {
-                        let _ = writeln!(err);
-                    }
-                }
+                let _ = writeln!(err, "{}", short_line(d, &outcome.source));
             }
         }
         Format::Human => {
@@ -66,6 +67,18 @@ pub fn print(outcome: &Outcome, format: Format) {
             let handler = GraphicalReportHandler::new_themed(theme).with_context_lines(1);
             let mut err = std::io::stderr().lock();
             for d in &outcome.diagnostics {
+                let spans = std::iter::once(d.span).chain(d.related.iter().map(|(s, _)| *s));
+                if spans
+                    .map(|s| outcome.source.line_len(s.offset()))
+                    .any(|len| len > MAX_SNIPPET_LINE)
+                {
+                    let _ = writeln!(
+                        err,
+                        "{} (the line is too long to show)",
+                        short_line(d, &outcome.source)
+                    );
+                    continue;
+                }
                 let mut s = String::new();
                 let with = WithSource {
                     diag: d,

@@ -234,6 +234,26 @@ fn addresses(config: &Config, diags: &mut Diagnostics) {
             }
         }
     }
+    let lengths = book.chain_lengths();
+    if let Some((id, &length)) = lengths
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| **l > super::routing::MAX_CHAIN)
+        .max_by_key(|(id, l)| (**l, std::cmp::Reverse(*id)))
+    {
+        diags
+            .error(
+                Code::AliasChainTooLong,
+                node_span(config, &book.nodes[id]),
+                format!(
+                    "mail to {} passes through {length} aliases; yubin follows at most {}",
+                    book.node_name(id),
+                    super::routing::MAX_CHAIN
+                ),
+            )
+            .label("the chain starts here")
+            .help("point the aliases at the users directly");
+    }
     for cycle in book.loops() {
         let chain: Vec<String> = cycle
             .iter()

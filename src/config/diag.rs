@@ -34,6 +34,10 @@ macro_rules! codes {
 codes! {
     /// The file is not valid KDL 2.0.
     Syntax => "syntax",
+    /// The file is larger than yubin reads (8 MiB).
+    TooLarge => "too_large",
+    /// Blocks nested more than 64 deep.
+    TooDeep => "too_deep",
     /// A node that yubin does not know at this place.
     UnknownNode => "unknown_node",
     /// A property that this node does not take.
@@ -98,6 +102,8 @@ codes! {
     UnknownAliasTarget => "unknown_alias_target",
     /// Aliases that point at each other in a circle.
     AliasLoop => "alias_loop",
+    /// A chain of aliases longer than 100 (`a` → `b` → `c` → ...).
+    AliasChainTooLong => "alias_chain_too_long",
     /// `alias-of` names a domain that is not declared.
     UnknownDomain => "unknown_domain",
     /// `alias-of` names a domain that is itself an alias domain (or itself).

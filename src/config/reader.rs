@@ -55,6 +55,9 @@ pub struct Reader<'a> {
     spec: &'static NodeSpec,
     used_entries: Vec<bool>,
     used_children: Vec<bool>,
+    /// Entries before this index are not unread positional arguments: [`Reader::arg`] starts
+    /// here, so reading all n arguments is O(n), not O(n²).
+    next_arg: usize,
 }
 
 fn type_annotation_error(cx: &mut Cx, span: SourceSpan) {
@@ -87,6 +90,7 @@ impl<'a> Reader<'a> {
             spec,
             used_entries: vec![false; node.entries().len()],
             used_children: vec![false; children.len()],
+            next_arg: 0,
         }
     }
 
@@ -100,6 +104,7 @@ impl<'a> Reader<'a> {
             spec: &spec::ROOT,
             used_entries: Vec::new(),
             used_children: vec![false; doc.nodes().len()],
+            next_arg: 0,
         }
     }
 
@@ -115,11 +120,14 @@ impl<'a> Reader<'a> {
 
     /// The next positional argument, if any.
     pub fn arg(&mut self) -> Option<Val<'a>> {
+        // Only this method marks arguments (entries without a name) as used, and in order.
         let (i, entry) = self
             .entries
             .iter()
             .enumerate()
-            .find(|(i, e)| e.name().is_none() && !self.used_entries[*i])?;
+            .skip(self.next_arg)
+            .find(|(_, e)| e.name().is_none())?;
+        self.next_arg = i + 1;
         self.used_entries[i] = true;
         Some(Val {
             value: entry.value(),
@@ -415,8 +423,12 @@ impl<'a> Reader<'a> {
 
 /// The closest candidate within a small edit distance.
 pub fn suggest<'s>(word: &str, candidates: impl Iterator<Item = &'s str>) -> Option<&'s str> {
-    let limit = (word.chars().count() / 3).max(1);
+    let length = word.chars().count();
+    let limit = (length / 3).max(1);
     candidates
+        // The distance is at least the difference in length: skip the O(n·m) computation for
+        // candidates that cannot be close (a megabyte-long value against a 10-letter word).
+        .filter(|c| c.chars().count().abs_diff(length) <= limit)
         .map(|c| (edit_distance(word, c), c))
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)
@@ -656,6 +668,41 @@ mod tests {
         assert_eq!(suggest("zzz", ["quota", "alias"].into_iter()), None);
         assert_eq!(edit_distance("abc", "acb"), 1);
         assert_eq!(edit_distance("", "abc"), 3);
+    }
+
+    #[test]
+    fn reading_every_argument_is_linear() {
+        // Issue 10 item 11: `trusted-networks` with 100,000 arguments. Each `arg()` used to
+        // search from the first entry again: 5·10⁹ steps for this node, now 10⁵.
+        let mut node = KdlNode::new("trusted-networks");
+        for i in 0..100_000 {
+            node.push(KdlEntry::new(format!("10.0.{}.{}/32", i / 256 % 256, i % 256)));
+        }
+        node.push(KdlEntry::new_prop("unknown", 1));
+        let mut cx = Cx {
+            diags: Diagnostics::default(),
+            base_dir: PathBuf::from("/"),
+        };
+        let started = std::time::Instant::now();
+        let mut r = Reader::new(&mut cx, &node, &spec::TRUSTED_NETWORKS);
+        assert_eq!(r.rest_args().len(), 100_000);
+        assert!(r.arg().is_none());
+        r.finish(&mut cx);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        // Only the property is left over.
+        assert_eq!(cx.diags.iter().count(), 1);
+    }
+
+    #[test]
+    fn suggestions_skip_candidates_of_very_different_length() {
+        let long = "x".repeat(1 << 22);
+        let started = std::time::Instant::now();
+        assert_eq!(suggest(&long, ["none", "quarantine", "reject"].into_iter()), None);
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
     }
 
     #[test]

@@ -160,9 +160,19 @@ pub fn render() -> String {
          - Relative paths start at the folder of the config file.\n\
          - Secrets are never written inline: `password env=\"VARIABLE\"` or `password file=\"/run/secrets/x\"`.\n  \
          `yubin validate` checks that references are well formed; `--check-secrets` and `serve` resolve them.\n\
-         - Every problem is reported at once with a stable code (see the end of this page).\n\n\
-         ## Value types\n\n| type | syntax | example |\n| --- | --- | --- |\n",
+         - Every problem is reported at once with a stable code (see the end of this page).\n",
     );
+    let _ = write!(
+        out,
+        "- Limits, checked before the file is parsed: at most {} MiB (`too_large`; a 10,000-user\n  \
+         configuration is about 1.3 MB) and blocks nested at most {} deep (`too_deep`; mail.kdl\n  \
+         needs 4). The server refuses such a file on reload and keeps serving.\n\
+         - Printed source snippets show secret values (inline passwords, tokens, passwords in URLs)\n  \
+         as `*`.\n\n",
+        super::limits::MAX_FILE_BYTES >> 20,
+        super::limits::MAX_DEPTH
+    );
+    out.push_str("## Value types\n\n| type | syntax | example |\n| --- | --- | --- |\n");
     for (ty, syntax, example) in TYPES {
         let _ = writeln!(out, "| {} | {} | `{}` |", ty.name(), cell(syntax), example);
     }
@@ -170,7 +180,7 @@ pub fn render() -> String {
     for n in spec::ROOT.children {
         node(&mut out, n.name, n);
     }
-    out.push_str("## Diagnostic codes\n\n`yubin validate` exits 0 when there are only warnings (1 with `--deny-warnings`), 1 on errors, 2 when the file cannot be read or is not KDL.\n\n| code | severity | meaning |\n| --- | --- | --- |\n");
+    out.push_str("## Diagnostic codes\n\n`yubin validate` exits 0 when there are only warnings (1 with `--deny-warnings`), 1 on errors, 2 when the file cannot be read, is not KDL, or is over a limit.\n\n| code | severity | meaning |\n| --- | --- | --- |\n");
     for code in Code::ALL {
         let desc = code.description().trim();
         let (severity, desc) = match desc.strip_prefix("Warning:") {

@@ -8,6 +8,13 @@ use std::collections::{BTreeSet, HashMap};
 use super::model::Config;
 use super::names::Address;
 
+/// The most aliases a message may pass through (`a` → `b` → ... → a mailbox); Postfix's
+/// `virtual_alias_recursion_limit` is 1000, real configurations need two or three.
+pub const MAX_CHAIN: usize = 100;
+
+/// The most alias loops reported for one file.
+pub const MAX_LOOPS: usize = 20;
+
 /// An alias-like node: a domain alias or a catch-all. Indexes into [`AddressBook::nodes`].
 pub type NodeId = usize;
 
@@ -198,8 +205,9 @@ impl<'c> AddressBook<'c> {
         }
     }
 
-    /// Finds alias loops. Each loop is returned once, as the list of nodes around it, starting
-    /// at the node declared first in the file.
+    /// Finds alias loops, at most [`MAX_LOOPS`] of them (a hostile file can hold more loops
+    /// than it is worth listing, and each costs its length). Each loop is returned once, as
+    /// the list of nodes around it, starting at the node declared first in the file.
     pub fn loops(&self) -> Vec<Vec<NodeId>> {
         #[derive(Clone, Copy, PartialEq)]
         enum State {
@@ -236,7 +244,10 @@ impl<'c> AddressBook<'c> {
                             stack.push((to, 0));
                         }
                         State::Active => {
-                            let pos = stack.iter().position(|(n, _)| *n == to).unwrap_or(0);
+                            if found.len() == MAX_LOOPS {
+                                return found;
+                            }
+                            let pos = stack.iter().rposition(|(n, _)| *n == to).unwrap_or(0);
                             let mut cycle: Vec<NodeId> = stack[pos..].iter().map(|(n, _)| *n).collect();
                             let min = cycle
                                 .iter()
@@ -259,8 +270,50 @@ impl<'c> AddressBook<'c> {
         found
     }
 
+    /// For every node, the most aliases a message passes through from it (itself included)
+    /// before it reaches mailboxes and remote addresses only. Computed without recursion (an
+    /// iterative depth-first walk), so a chain of 100,000 aliases costs heap, not stack; an
+    /// edge back into a loop (reported on its own) adds nothing.
+    pub fn chain_lengths(&self) -> Vec<usize> {
+        const UNSEEN: usize = 0;
+        const ACTIVE: usize = usize::MAX;
+        let mut length = vec![UNSEEN; self.nodes.len()];
+        for start in 0..self.nodes.len() {
+            if length[start] != UNSEEN {
+                continue;
+            }
+            length[start] = ACTIVE;
+            let mut stack: Vec<(NodeId, usize)> = vec![(start, 0)];
+            while let Some(&mut (node, ref mut next)) = stack.last_mut() {
+                let targets = self.targets(node);
+                if let Some(t) = targets.get(*next) {
+                    *next += 1;
+                    if let Resolved::Node(to) = self.resolve(&t.value)
+                        && length[to] == UNSEEN
+                    {
+                        length[to] = ACTIVE;
+                        stack.push((to, 0));
+                    }
+                    continue;
+                }
+                let longest = targets
+                    .iter()
+                    .filter_map(|t| match self.resolve(&t.value) {
+                        Resolved::Node(to) if length[to] != ACTIVE => Some(length[to]),
+                        _ => None,
+                    })
+                    .max()
+                    .unwrap_or(0);
+                length[node] = longest + 1;
+                stack.pop();
+            }
+        }
+        length
+    }
+
     /// Expands every alias node into mailboxes and forwards (call only when there are no loops;
-    /// a loop contributes nothing further).
+    /// a loop contributes nothing further). Recursive: the checks refuse chains longer than
+    /// [`MAX_CHAIN`], so it recurses at most that deep.
     pub fn expand_all(&self) -> Vec<Expansion> {
         let mut memo: Vec<Option<Expansion>> = vec![None; self.nodes.len()];
         let mut visiting = vec![false; self.nodes.len()];

@@ -1082,6 +1082,28 @@ pub static ROOT: NodeSpec = NodeSpec {
     example: "",
 };
 
+/// The names of the settings that hold secrets (`password`, `token`, ...): their values are
+/// hidden in printed snippets ([`super::redact`]). The spec is a fixed tree a few levels deep.
+pub fn secret_names() -> impl Iterator<Item = &'static str> {
+    static NAMES: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    fn walk(spec: &'static NodeSpec, out: &mut Vec<&'static str>) {
+        for child in spec.children {
+            if child.secret && !out.contains(&child.name) {
+                out.push(child.name);
+            }
+            walk(child, out);
+        }
+    }
+    NAMES
+        .get_or_init(|| {
+            let mut out = Vec::new();
+            walk(&ROOT, &mut out);
+            out
+        })
+        .iter()
+        .copied()
+}
+
 /// Where a node called `name` is allowed (`"domain"`, `"the top level"`), for misplaced nodes.
 pub fn where_allowed(name: &str) -> Option<String> {
     fn walk(spec: &NodeSpec, path: &str, name: &str) -> Option<String> {

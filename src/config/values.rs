@@ -43,7 +43,9 @@ pub fn size(input: &str) -> Result<u64, String> {
         }
         let whole: u64 = whole.parse().map_err(|_| format!("`{number}` is too large"))?;
         let frac_digits = frac.len().min(9);
-        let frac_value: u64 = frac[..frac_digits]
+        let frac_value: u64 = frac
+            .get(..frac_digits)
+            .unwrap_or(frac)
             .parse()
             .map_err(|_| format!("`{number}` is not a number"))?;
         let scale = 10u64.pow(frac_digits as u32);
@@ -83,14 +85,13 @@ pub fn duration(input: &str) -> Result<u64, String> {
                 "`{s}` is not a duration; write e.g. \"90s\", \"10m\", \"1h30m\" or \"5d\""
             ));
         }
-        let number: u64 = rest[..digits]
-            .parse()
-            .map_err(|_| format!("`{s}` is too large"))?;
-        rest = rest[digits..].trim_start();
+        let (number, after) = rest.split_at_checked(digits).unwrap_or((rest, ""));
+        let number: u64 = number.parse().map_err(|_| format!("`{s}` is too large"))?;
+        rest = after.trim_start();
         let unit_len = rest
             .find(|c: char| !c.is_ascii_alphabetic())
             .unwrap_or(rest.len());
-        let unit = &rest[..unit_len];
+        let (unit, after) = rest.split_at_checked(unit_len).unwrap_or((rest, ""));
         if unit.is_empty() {
             return Err(format!("`{s}` has a number without a unit (s, m, h, d or w)"));
         }
@@ -100,7 +101,7 @@ pub fn duration(input: &str) -> Result<u64, String> {
             .checked_mul(seconds)
             .and_then(|v| total.checked_add(v))
             .ok_or_else(|| format!("`{s}` is too large"))?;
-        rest = rest[unit_len..].trim_start();
+        rest = after.trim_start();
     }
     Ok(total)
 }
@@ -282,7 +283,7 @@ pub fn url(input: &str) -> Result<Url, String> {
         ));
     }
     let (authority, path) = match rest.find(['/', '?', '#']) {
-        Some(i) => (&rest[..i], &rest[i..]),
+        Some(i) => rest.split_at_checked(i).unwrap_or((rest, "/")),
         None => (rest, "/"),
     };
     if authority.contains('@') {
@@ -393,7 +394,12 @@ pub fn database(input: &str) -> Result<Database, String> {
     let rest = s
         .strip_prefix("postgres://")
         .or_else(|| s.strip_prefix("postgresql://"))
-        .ok_or_else(|| format!("`{s}` is not a database URL (sqlite:///path or postgres://user@host/db)"))?;
+        .ok_or_else(|| {
+            format!(
+                "`{}` is not a database URL (sqlite:///path or postgres://user@host/db)",
+                super::redact::mask_url(s)
+            )
+        })?;
     let authority = rest.split(['/', '?']).next().unwrap_or("");
     if let Some((userinfo, _)) = authority.rsplit_once('@')
         && userinfo.contains(':')
