@@ -679,16 +679,22 @@ pub static ALLOWED_SENDER_DOMAINS: NodeSpec = NodeSpec {
 /// `limits > connections`.
 pub static CONNECTIONS: NodeSpec = NodeSpec {
     name: "connections",
-    doc: "Concurrent connections, over all listeners.",
+    doc: "Concurrent connections on each listener: every listener (smtp, submission, imaps, http, ...) \
+          has a pool of this size of its own, so clients filling one never lock users out of another.",
     args: &[Field {
         name: "total",
         ty: Ty::Integer,
         required: false,
         many: false,
         default: Some("500"),
-        doc: "All clients together.",
+        doc: "All clients of one listener together.",
     }],
-    props: &[opt("per-ip", Ty::Integer, Some("20"), "From one IP address.")],
+    props: &[opt(
+        "per-ip",
+        Ty::Integer,
+        Some("20"),
+        "From one IP address, on one listener.",
+    )],
     children: &[],
     repeat: false,
     secret: false,
