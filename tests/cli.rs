@@ -280,3 +280,20 @@ fn version_names_revision_and_profile() {
         "{v}"
     );
 }
+
+#[test]
+fn a_missing_test_component_fails_loudly() {
+    // Issue 14: tests used to return early (and pass) when a tool was missing.
+    if std::env::var("YUBIN_TESTS_ALLOW_MISSING").is_ok_and(|v| v == "1") {
+        return;
+    }
+    let r = std::panic::catch_unwind(|| common::server::have("yubin-no-such-tool"));
+    let msg = r.expect_err("a missing tool must fail the test");
+    let text = msg
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| msg.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default();
+    assert!(text.contains("yubin-no-such-tool is not installed"), "{text}");
+    assert!(text.contains(".ci/install-packages"), "{text}");
+}
