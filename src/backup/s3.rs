@@ -18,6 +18,8 @@ use crate::plan::BackupTarget;
 
 /// The largest manifest read.
 const MAX_MANIFEST: usize = 4 * 1024 * 1024;
+/// Pages of `ListObjectVersions` (1,000 versions each) read to find a key's first version.
+const MAX_VERSION_PAGES: usize = 100;
 
 /// An S3 target.
 #[derive(Clone)]
@@ -185,27 +187,38 @@ impl Bucket {
     /// Under Object Lock, the first version of `key`: the one yubin wrote and the lock protects.
     /// Anyone holding the credentials can put newer versions on top; reading the latest would
     /// restore theirs.
+    ///
+    /// S3 lists the versions of a key newest first, and that order is what decides: their
+    /// `LastModified` has one-second resolution, so a version put within the same second ties
+    /// with the original. Every page is read, so piling up versions cannot hide the first one.
     async fn first_version(&self, key: &str) -> Result<Option<String>, String> {
         if self.lock.is_none() {
             return Ok(None);
         }
-        let listed = self
-            .client
-            .list_object_versions()
-            .bucket(&self.bucket)
-            .prefix(key)
-            .send()
-            .await
-            .map_err(show)?;
-        let first = listed
-            .versions()
-            .iter()
-            .filter(|v| v.key() == Some(key))
-            .min_by_key(|v| v.last_modified().map(|t| (t.secs(), t.subsec_nanos())));
-        Ok(first
-            .and_then(|v| v.version_id())
-            .filter(|v| *v != "null")
-            .map(str::to_owned))
+        let mut oldest: Option<String> = None;
+        let (mut key_marker, mut version_marker) = (None::<String>, None::<String>);
+        for _ in 0..MAX_VERSION_PAGES {
+            let listed = self
+                .client
+                .list_object_versions()
+                .bucket(&self.bucket)
+                .prefix(key)
+                .set_key_marker(key_marker.take())
+                .set_version_id_marker(version_marker.take())
+                .send()
+                .await
+                .map_err(show)?;
+            let page = listed.versions().iter().map(|v| (v.key(), v.version_id()));
+            if let Some(v) = oldest_listed(page, key) {
+                oldest = Some(v.to_owned());
+            }
+            if listed.is_truncated() != Some(true) {
+                return Ok(oldest.filter(|v| v != "null"));
+            }
+            key_marker = listed.next_key_marker().map(str::to_owned);
+            version_marker = listed.next_version_id_marker().map(str::to_owned);
+        }
+        Err(format!("{key}: more than {MAX_VERSION_PAGES} pages of versions"))
     }
 
     async fn get(&self, key: &str) -> Result<aws_sdk_s3::operation::get_object::GetObjectOutput, String> {
@@ -274,5 +287,40 @@ impl Bucket {
             }
         }
         Ok(())
+    }
+}
+
+/// The oldest version of `key` in one page of `ListObjectVersions`, which lists each key's
+/// versions newest first. An unversioned object's version is `null`.
+fn oldest_listed<'a>(
+    page: impl DoubleEndedIterator<Item = (Option<&'a str>, Option<&'a str>)>,
+    key: &str,
+) -> Option<&'a str> {
+    page.rev()
+        .find(|(k, _)| *k == Some(key))
+        .map(|(_, version)| version.unwrap_or("null"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_oldest_version_is_the_last_listed_whatever_the_times() {
+        // Versions put within the same second share a LastModified; only the order tells.
+        let page = [
+            (Some("y/1/manifest.json"), Some("m2")),
+            (Some("y/1/mailboxes.tar"), Some("ransom-2")),
+            (Some("y/1/mailboxes.tar"), Some("ransom-1")),
+            (Some("y/1/mailboxes.tar"), Some("original")),
+            (Some("y/1/mailboxes.tar.old"), Some("other")),
+        ];
+        assert_eq!(
+            oldest_listed(page.into_iter(), "y/1/mailboxes.tar"),
+            Some("original")
+        );
+        assert_eq!(oldest_listed(page.into_iter(), "y/1/manifest.json"), Some("m2"));
+        assert_eq!(oldest_listed(page.into_iter(), "y/1/config.tar"), None);
+        assert_eq!(oldest_listed([(Some("k"), None)].into_iter(), "k"), Some("null"));
     }
 }
