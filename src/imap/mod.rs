@@ -18,6 +18,7 @@ mod query;
 pub mod search;
 mod selected;
 pub mod session;
+pub mod subject;
 pub mod write;
 
 use std::sync::Arc;
