@@ -54,7 +54,7 @@ pub const SPECIAL: [(&str, &str); 5] = [
     ("Archive", "\\Archive"),
 ];
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -248,9 +248,11 @@ pub struct Folder {
     pub name: String,
     /// The Maildir folder.
     pub dir: PathBuf,
-    pool: SqlitePool,
+    pub(super) pool: SqlitePool,
     state: tokio::sync::Mutex<State>,
     version: watch::Sender<u64>,
+    /// SORT/THREAD summaries read so far, by UID ([`super::summary`]).
+    pub(super) summaries: Mutex<HashMap<u32, Arc<super::summary::Summary>>>,
 }
 
 impl std::fmt::Debug for Folder {
@@ -1139,6 +1141,7 @@ impl Index {
             pool: self.pool.clone(),
             state: tokio::sync::Mutex::new(state),
             version: watch::channel(0).0,
+            summaries: Mutex::default(),
         });
         let mut open = lock(&self.open);
         let f = open.entry((account.to_owned(), name)).or_insert(folder).clone();

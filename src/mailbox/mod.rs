@@ -5,3 +5,4 @@ pub mod index;
 pub mod maildir;
 pub mod mutf7;
 mod subscriptions;
+pub mod summary;
