@@ -19,6 +19,8 @@ pub mod search;
 mod selected;
 pub mod session;
 pub mod subject;
+pub mod summarize;
+pub mod subject;
 pub mod write;
 
 use std::sync::Arc;
