@@ -2,9 +2,10 @@
 //! disabled before TLS) and `imaps` (implicit TLS), over the Maildir index
 //! ([`crate::mailbox::index`]) that SMTP delivers into.
 //!
-//! Parsing ([`parse`]), MIME structure ([`mime`]), SEARCH ([`search`]) and LIST patterns
-//! ([`list`]) are pure and tested on their own; [`session`] runs the command loop and
-//! [`fetch`] streams FETCH responses.
+//! Parsing ([`parse`]), MIME structure ([`mime`]), SEARCH ([`search`]), SORT ([`sort`]),
+//! THREAD ([`thread`], [`references`]), base subjects ([`subject`]) and LIST patterns
+//! ([`list`]) are pure and tested on their own; [`session`] runs the command loop,
+//! [`fetch`] streams FETCH responses, and [`summarize`] finds what SORT and THREAD compare.
 
 pub mod command;
 pub mod fetch;
@@ -19,13 +20,10 @@ pub mod references;
 pub mod search;
 mod selected;
 pub mod session;
-pub mod subject;
-pub mod summarize;
 pub mod sort;
-pub mod thread;
 pub mod subject;
 pub mod summarize;
-pub mod subject;
+pub mod thread;
 pub mod write;
 
 use std::sync::Arc;
