@@ -3,9 +3,10 @@
 //! ([`crate::mailbox::index`]) that SMTP delivers into.
 //!
 //! Parsing ([`parse`]), MIME structure ([`mime`]), SEARCH ([`search`]), SORT ([`sort`]),
-//! THREAD ([`thread`], [`references`]), base subjects ([`subject`]) and LIST patterns
-//! ([`list`]) are pure and tested on their own; [`session`] runs the command loop,
-//! [`fetch`] streams FETCH responses, and [`summarize`] finds what SORT and THREAD compare.
+//! THREAD ([`thread`], [`references`]), base subjects ([`subject`]), sent dates
+//! ([`sentdate`]) and LIST patterns ([`list`]) are pure and tested on their own; [`session`]
+//! runs the command loop, [`fetch`] streams FETCH responses, and [`summarize`] finds what
+//! SORT and THREAD compare.
 
 pub mod command;
 pub mod fetch;
@@ -19,6 +20,7 @@ mod query;
 pub mod references;
 pub mod search;
 mod selected;
+pub mod sentdate;
 pub mod session;
 pub mod sort;
 pub mod subject;

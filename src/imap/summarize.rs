@@ -2,7 +2,7 @@
 //! header once ([`summarize`]), and the data path that finds them for a whole folder
 //! ([`summaries`]): the folder's memory, then the index database, then the message files.
 //!
-//! - Dates: the first Date header (RFC 5322 §3.6.1) as an instant; when it is missing or
+//! - Dates: the first Date header as an instant ([`sentdate`]); when it is missing or
 //!   unreadable, SORT and THREAD use the INTERNALDATE (RFC 5256 §2.2).
 //! - Addresses: the first address of the first From, To and Cc header; its local part
 //!   (`addr-mailbox`) for FROM/TO/CC and its display name, else its address, for
@@ -22,6 +22,7 @@ use mail_parser::{Address, HeaderName, HeaderValue, MessageParser};
 use tokio::task::JoinSet;
 use tracing::warn;
 
+use super::sentdate;
 use super::subject::base_subject;
 use crate::mailbox::index::{Folder, Msg};
 use crate::mailbox::summary::{Summary, read_header};
@@ -45,10 +46,7 @@ pub fn summarize(header: &[u8]) -> Summary {
             .get(h.offset_start as usize..h.offset_end as usize)?;
         Some(String::from_utf8_lossy(bytes).into_owned())
     };
-    let sent = match first(HeaderName::Date) {
-        Some(HeaderValue::DateTime(d)) if d.is_valid() => Some(d.to_timestamp()),
-        _ => None,
-    };
+    let sent = raw(HeaderName::Date).and_then(|v| sentdate::parse(&v));
     let (from, display_from) = first_address(first(HeaderName::From));
     let (to, display_to) = first_address(first(HeaderName::To));
     let (cc, _) = first_address(first(HeaderName::Cc));
@@ -103,20 +101,28 @@ fn first_address(value: Option<&HeaderValue<'_>>) -> (String, String) {
 }
 
 fn address_keys(a: &mail_parser::Addr<'_>) -> (String, String) {
-    let name = a.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
-    let address = a.address.as_deref().map(|ad| {
+    let mut name = a.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    let mut address = a.address.as_deref().map(|ad| {
         // An obsolete source route (`@route:local@host`) is not part of the address.
         match ad.strip_prefix('@').and_then(|r| r.split_once(':')) {
-            Some((_, rest)) => rest,
-            None => ad,
+            Some((_, rest)) => rest.to_owned(),
+            None => ad.to_owned(),
         }
     });
-    let mailbox = match address {
+    // mail-parser reads `"quoted local"@host` as the name "quoted local" and the address
+    // "@host": the quoted string is the local part.
+    if let (Some(n), Some(ad)) = (name, address.as_deref())
+        && ad.starts_with('@')
+    {
+        address = Some(format!("{n}{ad}"));
+        name = None;
+    }
+    let mailbox = match address.as_deref() {
         Some(ad) => ad.rsplit_once('@').map_or(ad, |(local, _)| local),
         // A bare word (`From: d`) is a local part without a domain.
         None => name.unwrap_or_default(),
     };
-    let display = name.or(address).unwrap_or_default();
+    let display = name.or(address.as_deref()).unwrap_or_default();
     (mailbox.trim_matches('"').to_owned(), display.to_owned())
 }
 
@@ -271,6 +277,11 @@ mod tests {
         assert_eq!(keys("From: \"\" <x@y>"), ("X".into(), "X@Y".into()));
         assert_eq!(keys("From: <@route:r@h>"), ("R".into(), "R@H".into()));
         assert_eq!(keys("From: a@x, b@y"), ("A".into(), "A@X".into()));
+        assert_eq!(
+            keys("From: \"quoted local\"@example.com"),
+            ("QUOTED LOCAL".into(), "QUOTED LOCAL@EXAMPLE.COM".into())
+        );
+        assert_eq!(keys("From: a@b.c (Comment)"), ("A".into(), "COMMENT".into()));
         // A group first: its name (imaptest sort-display-to, sort-addresses).
         let to = |h: &str| {
             let s = summarize(format!("{h}\r\n\r\n").as_bytes());
