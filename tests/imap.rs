@@ -107,9 +107,7 @@ fn sort_and_thread_with_exact_responses() {
         .unwrap()
         .flatten()
         .map(|e| e.path())
-        .find(|f| {
-            std::fs::read_to_string(f).is_ok_and(|t| t.contains("Date: Fri, 02 Nov 2001 10:00:00"))
-        })
+        .find(|f| std::fs::read_to_string(f).is_ok_and(|t| t.contains("Date: Fri, 02 Nov 2001 10:00:00")))
         .expect("message 1 in cur/");
     let text = std::fs::read_to_string(&first).unwrap();
     let changed = text.replace("Subject: Project plan", "Subject: AAAA project");
