@@ -6,6 +6,8 @@
 //! memory, database, or the message headers, read once) and order or thread on the blocking
 //! pool.
 
+use std::fmt::Write;
+
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::parse::{self};
@@ -17,53 +19,92 @@ use super::thread::{self, Algorithm};
 use super::write::{compress_ordered, string};
 use crate::mailbox::index::Msg;
 
+/// A message a search program matched: what SEARCH, SORT and THREAD answer with or compare.
+#[derive(Debug, Clone, Copy)]
+struct Hit {
+    seq: u32,
+    uid: u32,
+    internaldate: i64,
+    size: u64,
+    modseq: u64,
+}
+
+impl Hit {
+    fn of(seq: u32, m: &Msg) -> Hit {
+        Hit {
+            seq,
+            uid: m.uid,
+            internaldate: m.internaldate,
+            size: m.size,
+            modseq: m.modseq,
+        }
+    }
+
+    /// The number a command answers with.
+    fn number(&self, uid: bool) -> u32 {
+        if uid { self.uid } else { self.seq }
+    }
+}
+
 impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
-    /// The messages of the selected folder that `key` matches: (sequence number, message), in
-    /// mailbox order.
-    async fn matching(&mut self, key: &SearchKey) -> Vec<(u32, Msg)> {
+    /// The messages of the selected folder that `key` matches, in mailbox order. Keys that
+    /// need no message content are evaluated under the folder's lock, without copies; the
+    /// others read each message.
+    async fn matching(&mut self, key: &SearchKey) -> Vec<Hit> {
         let Some(sel) = &self.sel else {
             return Vec::new();
         };
         let folder = sel.folder.clone();
-        let view = sel.uids.clone();
+        let max_uid = sel.uids.last().copied().unwrap_or(0);
+        let max_seq = sel.uids.len() as u32;
+        if !key.needs_content() {
+            let st = folder.state().await;
+            let mut hits = Vec::with_capacity(sel.uids.len());
+            for (i, u) in sel.uids.iter().enumerate() {
+                let Some(m) = st.position(*u).and_then(|p| st.msgs.get(p)) else {
+                    continue;
+                };
+                let c = Candidate {
+                    seq: i as u32 + 1,
+                    msg: m,
+                    max_seq,
+                    max_uid,
+                    content: None,
+                    recent: sel.recent.contains(&m.uid),
+                };
+                if *key == SearchKey::All || search::matches(key, &c) {
+                    hits.push(Hit::of(c.seq, m));
+                }
+            }
+            return hits;
+        }
         let recent = sel.recent.clone();
         let msgs: Vec<(u32, Msg)> = {
             let st = folder.state().await;
-            view.iter()
+            sel.uids
+                .iter()
                 .enumerate()
                 .filter_map(|(i, u)| st.position(*u).map(|p| (i as u32 + 1, st.msgs[p].clone())))
                 .collect()
         };
-        if *key == SearchKey::All {
-            return msgs;
-        }
-        let max_uid = view.last().copied().unwrap_or(0);
-        let max_seq = view.len() as u32;
-        let needs = key.needs_content();
         let mut hits = Vec::new();
         for (seq, m) in msgs {
-            let content = if needs {
-                let Ok(raw) = folder.read(m.uid).await else {
-                    continue;
-                };
-                Some(
-                    tokio::task::spawn_blocking(move || Content::of(&raw))
-                        .await
-                        .unwrap_or_default(),
-                )
-            } else {
-                None
+            let Ok(raw) = folder.read(m.uid).await else {
+                continue;
             };
+            let content = tokio::task::spawn_blocking(move || Content::of(&raw))
+                .await
+                .unwrap_or_default();
             let c = Candidate {
                 seq,
                 msg: &m,
                 max_seq,
                 max_uid,
-                content: content.as_ref(),
+                content: Some(&content),
                 recent: recent.contains(&m.uid),
             };
             if search::matches(key, &c) {
-                hits.push((seq, m));
+                hits.push(Hit::of(seq, &m));
             }
         }
         hits
@@ -81,10 +122,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             self.enable_condstore().await;
         }
         let hits = self.matching(&key).await;
-        let found: Vec<(u32, u64)> = hits
-            .iter()
-            .map(|(seq, m)| (if uid { m.uid } else { *seq }, m.modseq))
-            .collect();
+        let found: Vec<(u32, u64)> = hits.iter().map(|h| (h.number(uid), h.modseq)).collect();
         let ret = ret.or_else(|| {
             self.rev2.then(|| parse::SearchReturn {
                 all: true,
@@ -113,8 +151,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             let mut l = String::with_capacity(name.len() + numbers.len() * 6 + 24);
             l.push_str(name);
             for n in &numbers {
-                l.push(' ');
-                l.push_str(&n.to_string());
+                let _ = write!(l, " {n}");
             }
             if let Some(m) = highest.filter(|_| !numbers.is_empty()) {
                 l.push_str(&format!(" (MODSEQ {m})"));
@@ -171,34 +208,33 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             return;
         };
         let hits = self.matching(&key).await;
-        let summaries = summarize::summaries(&folder, &hits).await;
-        let meta: Vec<(i64, u64)> = hits.iter().map(|(_, m)| (m.internaldate, m.size)).collect();
+        let uids: Vec<u32> = hits.iter().map(|h| h.uid).collect();
+        let summaries = summarize::summaries(&folder, &uids).await;
         let criteria = criteria.to_vec();
-        let order = tokio::task::spawn_blocking(move || {
+        let found = tokio::task::spawn_blocking(move || {
             let mut entries: Vec<Entry<'_>> = summaries
                 .iter()
-                .zip(&meta)
+                .zip(&hits)
                 .enumerate()
-                .map(|(i, (s, (arrival, size)))| Entry {
+                .map(|(i, (s, h))| Entry {
                     number: i as u32,
-                    arrival: *arrival,
-                    size: *size,
+                    arrival: h.internaldate,
+                    size: h.size,
                     summary: s,
                 })
                 .collect();
             sort::sort(&mut entries, &criteria);
-            entries.iter().map(|e| e.number as usize).collect::<Vec<usize>>()
+            entries
+                .iter()
+                .filter_map(|e| hits.get(e.number as usize))
+                .map(|h| (h.number(uid), h.modseq))
+                .collect::<Vec<(u32, u64)>>()
         })
         .await;
-        let Ok(order) = order else {
+        let Ok(found) = found else {
             self.tagged(tag, "NO", "[SERVERBUG] Internal error, try again");
             return;
         };
-        let found: Vec<(u32, u64)> = order
-            .iter()
-            .filter_map(|&i| hits.get(i))
-            .map(|(seq, m)| (if uid { m.uid } else { *seq }, m.modseq))
-            .collect();
         self.results(tag, uid, "SORT", ret, key.uses_modseq(), &found);
         self.tagged(tag, "OK", "SORT completed");
     }
@@ -213,19 +249,16 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             return;
         };
         let hits = self.matching(&key).await;
-        let summaries = summarize::summaries(&folder, &hits).await;
-        let meta: Vec<(u32, i64, u64)> = hits
-            .iter()
-            .map(|(seq, m)| (if uid { m.uid } else { *seq }, m.internaldate, m.size))
-            .collect();
+        let uids: Vec<u32> = hits.iter().map(|h| h.uid).collect();
+        let summaries = summarize::summaries(&folder, &uids).await;
         let threads = tokio::task::spawn_blocking(move || {
             let entries: Vec<Entry<'_>> = summaries
                 .iter()
-                .zip(&meta)
-                .map(|(s, (number, arrival, size))| Entry {
-                    number: *number,
-                    arrival: *arrival,
-                    size: *size,
+                .zip(&hits)
+                .map(|(s, h)| Entry {
+                    number: h.number(uid),
+                    arrival: h.internaldate,
+                    size: h.size,
                     summary: s,
                 })
                 .collect();

@@ -24,7 +24,7 @@ use tracing::warn;
 
 use super::sentdate;
 use super::subject::base_subject;
-use crate::mailbox::index::{Folder, Msg};
+use crate::mailbox::index::Folder;
 use crate::mailbox::summary::{Summary, read_header};
 
 /// The most references kept per message: the nearest ancestors.
@@ -160,30 +160,35 @@ fn compute(work: Vec<(u32, PathBuf)>) -> Vec<(u32, Arc<Summary>)> {
         .collect()
 }
 
-/// The summaries of `msgs`, in their order. Known ones come from the folder (memory, then
-/// database); the others are computed from the message headers on the blocking pool, a
-/// chunk per task and as many tasks at once as there are cores, then kept in memory and
-/// written to the database in the background. A message whose file has gone gets an empty
+/// The summaries of the messages `uids`, in their order. Known ones come from the folder
+/// (memory, loaded from the database once); the others are computed from the message headers
+/// on the blocking pool, a chunk per task and as many tasks at once as there are cores, then
+/// kept in memory and stored in the background. A message whose file has gone gets an empty
 /// summary (it sorts as if every field were missing).
-pub async fn summaries(folder: &Arc<Folder>, msgs: &[(u32, Msg)]) -> Vec<Arc<Summary>> {
-    let uids: Vec<u32> = msgs.iter().map(|(_, m)| m.uid).collect();
-    let mut known = match folder.summaries(&uids).await {
+pub async fn summaries(folder: &Arc<Folder>, uids: &[u32]) -> Vec<Arc<Summary>> {
+    let mut known = match folder.summaries(uids).await {
         Ok(k) => k,
         Err(e) => {
             warn!(error = %e, "cannot read message summaries");
-            HashMap::new()
+            vec![None; uids.len()]
         }
     };
-    let missing: Vec<(u32, PathBuf)> = msgs
-        .iter()
-        .filter(|(_, m)| !known.contains_key(&m.uid))
-        .map(|(_, m)| (m.uid, folder.path(m)))
-        .collect();
+    let missing: Vec<(u32, PathBuf)> = {
+        let st = folder.state().await;
+        uids.iter()
+            .zip(&known)
+            .filter(|(_, k)| k.is_none())
+            .filter_map(|(u, _)| st.position(*u).map(|p| (*u, folder.path(&st.msgs[p]))))
+            .collect()
+    };
     if !missing.is_empty() {
         let fresh = compute_all(missing).await;
         folder.remember_summaries(&fresh).await;
-        for (uid, s) in &fresh {
-            known.insert(*uid, s.clone());
+        let by_uid: HashMap<u32, &Arc<Summary>> = fresh.iter().map(|(u, s)| (*u, s)).collect();
+        for (u, k) in uids.iter().zip(known.iter_mut()) {
+            if k.is_none() {
+                *k = by_uid.get(u).map(|s| Arc::clone(s));
+            }
         }
         let f = folder.clone();
         tokio::spawn(async move {
@@ -193,8 +198,9 @@ pub async fn summaries(folder: &Arc<Folder>, msgs: &[(u32, Msg)]) -> Vec<Arc<Sum
         });
     }
     let empty = Arc::new(Summary::default());
-    msgs.iter()
-        .map(|(_, m)| known.get(&m.uid).cloned().unwrap_or_else(|| empty.clone()))
+    known
+        .into_iter()
+        .map(|k| k.unwrap_or_else(|| empty.clone()))
         .collect()
 }
 

@@ -251,8 +251,8 @@ pub struct Folder {
     pub(super) pool: SqlitePool,
     state: tokio::sync::Mutex<State>,
     version: watch::Sender<u64>,
-    /// SORT/THREAD summaries read so far, by UID ([`super::summary`]).
-    pub(super) summaries: Mutex<HashMap<u32, Arc<super::summary::Summary>>>,
+    /// SORT/THREAD summaries ([`super::summary`]).
+    pub(super) summaries: super::summary::Cache,
 }
 
 impl std::fmt::Debug for Folder {
@@ -1141,7 +1141,7 @@ impl Index {
             pool: self.pool.clone(),
             state: tokio::sync::Mutex::new(state),
             version: watch::channel(0).0,
-            summaries: Mutex::default(),
+            summaries: super::summary::Cache::default(),
         });
         let mut open = lock(&self.open);
         let f = open.entry((account.to_owned(), name)).or_insert(folder).clone();

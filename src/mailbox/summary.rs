@@ -3,19 +3,21 @@
 //!
 //! A summary is computed once per message, when a SORT or THREAD first needs it (the IMAP
 //! layer does that: `crate::imap::summarize`), then lives in the folder's memory and in the
-//! `summary` column of `messages` (JSON with a format version; a summary of another version is
-//! computed again). Maildir files never change under a UID, so a summary never goes stale; it
-//! goes with its row when the message is expunged.
+//! table `message_summaries`, a page (JSON with a format version) per batch computed together:
+//! a folder's ten thousand summaries load with a few rows, not ten thousand. Maildir files
+//! never change under a UID, so a summary never goes stale; the pages keep those of expunged
+//! messages until they are rewritten, which happens once a folder has [`MAX_PAGES`] pages or
+//! when a load finds a quarter of what they hold expunged. A page of another version counts
+//! as absent (its summaries are computed again).
 
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Read};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 
-use super::index::{Folder, IndexError};
+use super::index::{Folder, IndexError, lock};
 
 /// The format of stored summaries; a change to what is extracted bumps it.
 pub const VERSION: u32 = 1;
@@ -48,25 +50,6 @@ pub struct Summary {
     pub message_id: Option<String>,
     /// The message IDs of References (oldest first), or the first of In-Reply-To.
     pub references: Vec<String>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct Stored<T> {
-    v: u32,
-    s: T,
-}
-
-impl Summary {
-    /// The stored form.
-    pub fn encode(&self) -> String {
-        serde_json::to_string(&Stored { v: VERSION, s: self }).unwrap_or_default()
-    }
-
-    /// A stored summary of the current version.
-    pub fn decode(text: &str) -> Option<Summary> {
-        let stored: Stored<Summary> = serde_json::from_str(text).ok()?;
-        (stored.v == VERSION).then_some(stored.s)
-    }
 }
 
 /// Reads the header of a message file: up to and including the blank line that ends it (or
@@ -109,111 +92,170 @@ fn header_end(buf: &[u8], from: usize) -> Option<usize> {
     })
 }
 
-/// Rows per statement when summaries are written.
-const ROWS: usize = 100;
+/// Most summaries in one stored page.
+const PAGE: usize = 2048;
+
+/// Pages of a folder beyond which they are rewritten as few full pages.
+const MAX_PAGES: usize = 64;
+
+/// A folder's summaries: in memory once loaded, and stored in pages.
+#[derive(Default)]
+pub struct Cache {
+    mem: Mutex<Known>,
+    /// Serialises loading and storing.
+    io: tokio::sync::Mutex<()>,
+}
+
+#[derive(Default)]
+struct Known {
+    /// The stored pages have been read into `map`.
+    loaded: bool,
+    map: HashMap<u32, Arc<Summary>>,
+    /// Pages stored for the folder.
+    pages: usize,
+}
+
+#[derive(Serialize)]
+struct PageOut<'a> {
+    v: u32,
+    m: Vec<(u32, &'a Summary)>,
+}
+
+#[derive(Deserialize)]
+struct PageIn {
+    v: u32,
+    m: Vec<(u32, Summary)>,
+}
+
+/// Decodes a stored page (empty when it is of another version or unreadable).
+fn decode_page(text: &str) -> Vec<(u32, Summary)> {
+    match serde_json::from_str::<PageIn>(text) {
+        Ok(p) if p.v == VERSION => p.m,
+        _ => Vec::new(),
+    }
+}
 
 impl Folder {
-    /// The summaries known for `uids`: from memory, else from the database (then kept in
-    /// memory). UIDs without one are left out.
-    pub async fn summaries(&self, uids: &[u32]) -> Result<HashMap<u32, Arc<Summary>>, IndexError> {
-        let mut out = HashMap::with_capacity(uids.len());
-        let mut missing: Vec<u32> = Vec::new();
-        {
-            let mem = super::index::lock(&self.summaries);
-            for u in uids {
-                match mem.get(u) {
-                    Some(s) => {
-                        out.insert(*u, s.clone());
-                    }
-                    None => missing.push(*u),
-                }
-            }
+    /// The summaries known for `uids`, in their order (`None`: not computed yet). The first
+    /// call reads the folder's stored pages into memory; after that memory knows them all.
+    pub async fn summaries(&self, uids: &[u32]) -> Result<Vec<Option<Arc<Summary>>>, IndexError> {
+        if !lock(&self.summaries.mem).loaded {
+            self.load_summaries().await?;
         }
-        if missing.is_empty() {
-            return Ok(out);
-        }
-        let mut loaded: Vec<(u32, Arc<Summary>)> = Vec::new();
-        let mut take = |rows: Vec<sqlx::sqlite::SqliteRow>, wanted: Option<&HashSet<u32>>| {
-            for r in rows {
-                let uid = r.get::<i64, _>("uid") as u32;
-                if wanted.is_some_and(|w| !w.contains(&uid)) {
-                    continue;
-                }
-                if let Some(s) = r
-                    .get::<Option<String>, _>("summary")
-                    .as_deref()
-                    .and_then(Summary::decode)
-                {
-                    loaded.push((uid, Arc::new(s)));
-                }
-            }
-        };
-        if missing.len() > 500 {
-            // Most of a large folder: one pass over its rows.
-            let rows =
-                sqlx::query("SELECT uid, summary FROM messages WHERE folder_id = ? AND summary IS NOT NULL")
-                    .bind(self.id)
-                    .fetch_all(&self.pool)
-                    .await?;
-            let wanted: HashSet<u32> = missing.iter().copied().collect();
-            take(rows, Some(&wanted));
-        } else {
-            let placeholders = vec!["?"; missing.len()].join(",");
-            let sql = format!(
-                "SELECT uid, summary FROM messages WHERE folder_id = ? AND summary IS NOT NULL AND uid IN ({placeholders})"
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(self.id);
-            for u in &missing {
-                q = q.bind(i64::from(*u));
-            }
-            take(q.fetch_all(&self.pool).await?, None);
-        }
-        let mut mem = super::index::lock(&self.summaries);
-        for (uid, s) in loaded {
-            mem.insert(uid, s.clone());
-            out.insert(uid, s);
-        }
-        Ok(out)
+        let mem = lock(&self.summaries.mem);
+        Ok(uids.iter().map(|u| mem.map.get(u).cloned()).collect())
     }
 
-    /// Keeps computed summaries in memory (the caller stores them with
-    /// [`Folder::store_summaries`]). Summaries of expunged messages are dropped once they
-    /// outnumber the folder's messages.
+    async fn load_summaries(&self) -> Result<(), IndexError> {
+        let _io = self.summaries.io.lock().await;
+        if lock(&self.summaries.mem).loaded {
+            return Ok(());
+        }
+        let pages: Vec<String> =
+            sqlx::query_scalar("SELECT summaries FROM message_summaries WHERE folder_id = ?")
+                .bind(self.id)
+                .fetch_all(&self.pool)
+                .await?;
+        let count = pages.len();
+        let decoded = tokio::task::spawn_blocking(move || {
+            pages.iter().flat_map(|p| decode_page(p)).collect::<Vec<_>>()
+        })
+        .await
+        .map_err(io::Error::other)?;
+        let present: HashSet<u32> = self.state().await.msgs.iter().map(|m| m.uid).collect();
+        let total = decoded.len();
+        let mut mem = lock(&self.summaries.mem);
+        for (uid, s) in decoded {
+            if present.contains(&uid) {
+                mem.map.entry(uid).or_insert_with(|| Arc::new(s));
+            }
+        }
+        mem.loaded = true;
+        // Expunged messages' summaries stay in their pages until the pages are rewritten.
+        mem.pages = if count > 1 && mem.map.len() < total * 3 / 4 {
+            MAX_PAGES
+        } else {
+            count
+        };
+        Ok(())
+    }
+
+    /// Keeps computed summaries in memory; [`Folder::store_summaries`] stores them. Those of
+    /// expunged messages are dropped once they outnumber the folder's messages.
     pub async fn remember_summaries(&self, items: &[(u32, Arc<Summary>)]) {
         let present: Option<HashSet<u32>> = {
-            let count = super::index::lock(&self.summaries).len() + items.len();
+            let count = lock(&self.summaries.mem).map.len() + items.len();
             let st = self.state().await;
             (count > 2 * st.msgs.len() + 1024).then(|| st.msgs.iter().map(|m| m.uid).collect())
         };
-        let mut mem = super::index::lock(&self.summaries);
+        let mut mem = lock(&self.summaries.mem);
         if let Some(present) = present {
-            mem.retain(|u, _| present.contains(u));
+            mem.map.retain(|u, _| present.contains(u));
         }
         for (uid, s) in items {
-            mem.insert(*uid, s.clone());
+            mem.map.insert(*uid, s.clone());
         }
     }
 
-    /// Writes summaries to the database: one transaction, a statement per hundred.
+    /// Stores summaries as new pages (one statement per [`PAGE`]); once the folder has
+    /// [`MAX_PAGES`] pages, rewrites them all from memory as full pages, without the
+    /// summaries of expunged messages.
     pub async fn store_summaries(&self, items: &[(u32, Arc<Summary>)]) -> Result<(), IndexError> {
         if items.is_empty() {
             return Ok(());
         }
+        let _io = self.summaries.io.lock().await;
+        let rewrite = lock(&self.summaries.mem).pages + items.len().div_ceil(PAGE) > MAX_PAGES;
+        let items: Vec<(u32, Arc<Summary>)> = if rewrite {
+            let present: HashSet<u32> = self.state().await.msgs.iter().map(|m| m.uid).collect();
+            let mem = lock(&self.summaries.mem);
+            let mut all: Vec<(u32, Arc<Summary>)> = mem
+                .map
+                .iter()
+                .filter(|(u, _)| present.contains(u))
+                .map(|(u, s)| (*u, s.clone()))
+                .collect();
+            all.sort_unstable_by_key(|(u, _)| *u);
+            all
+        } else {
+            items.to_vec()
+        };
+        let pages = tokio::task::spawn_blocking(move || {
+            items
+                .chunks(PAGE)
+                .map(|chunk| {
+                    let page = PageOut {
+                        v: VERSION,
+                        m: chunk.iter().map(|(u, s)| (*u, s.as_ref())).collect(),
+                    };
+                    serde_json::to_string(&page).unwrap_or_default()
+                })
+                .collect::<Vec<String>>()
+        })
+        .await
+        .map_err(io::Error::other)?;
         let mut conn = self.pool.acquire().await?;
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-        for chunk in items.chunks(ROWS) {
-            let sql = format!(
-                "UPDATE messages SET summary = v.column2 FROM (VALUES {}) AS v \
-                 WHERE messages.folder_id = ? AND messages.uid = v.column1",
-                vec!["(?, ?)"; chunk.len()].join(", ")
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (uid, s) in chunk {
-                q = q.bind(i64::from(*uid)).bind(s.encode());
-            }
-            q.bind(self.id).execute(&mut *tx).await?;
+        if rewrite {
+            sqlx::query("DELETE FROM message_summaries WHERE folder_id = ?")
+                .bind(self.id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for page in &pages {
+            sqlx::query("INSERT INTO message_summaries (folder_id, summaries) VALUES (?, ?)")
+                .bind(self.id)
+                .bind(page)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
+        let mut mem = lock(&self.summaries.mem);
+        mem.pages = if rewrite {
+            pages.len()
+        } else {
+            mem.pages + pages.len()
+        };
         Ok(())
     }
 }
@@ -222,21 +264,104 @@ impl Folder {
 mod tests {
     use super::*;
 
-    #[test]
-    fn stored_form_round_trips_and_versions() {
-        let s = Summary {
-            sent: Some(1_203_631_200),
+    fn sample(n: u32) -> Summary {
+        Summary {
+            sent: Some(1_203_631_200 + i64::from(n)),
             from: "ALICE".into(),
-            subject: "テスト".into(),
-            reply: true,
-            message_id: Some("a@b".into()),
+            subject: format!("テスト {n}"),
+            reply: n.is_multiple_of(2),
+            message_id: Some(format!("{n}@x")),
             references: vec!["x@y".into(), "z@w".into()],
             ..Summary::default()
+        }
+    }
+
+    #[test]
+    fn pages_round_trip_and_version() {
+        let items: Vec<(u32, Arc<Summary>)> = (1..4).map(|n| (n, Arc::new(sample(n)))).collect();
+        let page = PageOut {
+            v: VERSION,
+            m: items.iter().map(|(u, s)| (*u, s.as_ref())).collect(),
         };
-        assert_eq!(Summary::decode(&s.encode()), Some(s.clone()));
-        let old = s.encode().replace("{\"v\":1,", "{\"v\":0,");
-        assert_eq!(Summary::decode(&old), None);
-        assert_eq!(Summary::decode("not json"), None);
+        let text = serde_json::to_string(&page).unwrap();
+        let back = decode_page(&text);
+        assert_eq!(back.len(), 3);
+        assert_eq!(back[2], (3, sample(3)));
+        let other = text.replacen("{\"v\":1,", "{\"v\":0,", 1);
+        assert!(decode_page(&other).is_empty());
+        assert!(decode_page("not json").is_empty());
+    }
+
+    /// An account with `n` delivered messages in INBOX, synced.
+    async fn folder(n: u32) -> (std::path::PathBuf, Arc<Folder>) {
+        let dir = std::env::temp_dir().join(format!(
+            "yubin-summary-db-{}-{n}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        let maildir = dir.join("Maildir");
+        super::super::maildir::create_maildir(&maildir).unwrap();
+        for i in 0..n {
+            std::fs::write(
+                maildir
+                    .join("new")
+                    .join(format!("{}.M{i}P1.test", 1_790_000_000 + i)),
+                format!("Subject: {i}\r\n\r\nbody\r\n"),
+            )
+            .unwrap();
+        }
+        let pool = crate::store::open_sqlite(&dir.join("db")).await.unwrap();
+        let roots = HashMap::from([("a@x".to_owned(), maildir)]);
+        let index = super::super::index::Index::new(pool, roots, "test");
+        index.ensure_account("a@x").await.unwrap();
+        let f = index.open("a@x", "INBOX").await.unwrap();
+        f.sync().await.unwrap();
+        (dir, f)
+    }
+
+    #[tokio::test]
+    async fn summaries_are_stored_in_pages_and_rewritten() {
+        let (dir, f) = folder(10).await;
+        let uids: Vec<u32> = (1..=10).collect();
+        assert!(f.summaries(&uids).await.unwrap().iter().all(Option::is_none));
+        let items: Vec<(u32, Arc<Summary>)> = (1..=6).map(|u| (u, Arc::new(sample(u)))).collect();
+        f.remember_summaries(&items).await;
+        f.store_summaries(&items[..3]).await.unwrap();
+        f.store_summaries(&items[3..]).await.unwrap();
+        let known = f.summaries(&uids).await.unwrap();
+        assert_eq!(known.iter().filter(|s| s.is_some()).count(), 6);
+        assert_eq!(known[4].as_deref(), Some(&sample(5)));
+
+        // Another process: the pages load, less the expunged message.
+        let pool = f.pool.clone();
+        let pages: i64 = sqlx::query_scalar("SELECT count(*) FROM message_summaries WHERE folder_id = ?")
+            .bind(f.id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(pages, 2);
+        f.remove(&[2]).await.unwrap();
+        *lock(&f.summaries.mem) = Known::default();
+        let known = f.summaries(&uids).await.unwrap();
+        assert_eq!(known.iter().filter(|s| s.is_some()).count(), 5);
+        assert!(known[1].is_none());
+
+        // Past MAX_PAGES pages, they are rewritten as one, without message 2.
+        lock(&f.summaries.mem).pages = MAX_PAGES;
+        let seventh = vec![(7, Arc::new(sample(7)))];
+        f.remember_summaries(&seventh).await;
+        f.store_summaries(&seventh).await.unwrap();
+        let pages: Vec<String> =
+            sqlx::query_scalar("SELECT summaries FROM message_summaries WHERE folder_id = ?")
+                .bind(f.id)
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        assert_eq!(pages.len(), 1);
+        let uids_stored: Vec<u32> = decode_page(&pages[0]).iter().map(|(u, _)| *u).collect();
+        assert_eq!(uids_stored, [1, 3, 4, 5, 6, 7]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
