@@ -33,9 +33,45 @@ pub const MAX_REFERENCES: usize = 128;
 /// Messages per blocking task when summaries are computed.
 const CHUNK: usize = 256;
 
+/// The header fields a summary reads.
+const FIELDS: [&[u8]; 8] = [
+    b"date",
+    b"from",
+    b"to",
+    b"cc",
+    b"subject",
+    b"message-id",
+    b"references",
+    b"in-reply-to",
+];
+
+/// The fields of a header block a summary reads (with their continuation lines), so that
+/// the parser does not parse Received and the rest: half the time of a summary.
+fn relevant(header: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(header.len() / 2);
+    let mut keep = false;
+    for line in header.split_inclusive(|b| *b == b'\n') {
+        if !matches!(line.first(), Some(b' ' | b'\t')) {
+            // `Subject :` (white space before the colon) is obsolete syntax, still read.
+            keep = line
+                .iter()
+                .position(|b| *b == b':')
+                .and_then(|colon| line.get(..colon))
+                .map(<[u8]>::trim_ascii_end)
+                .is_some_and(|name| FIELDS.iter().any(|f| name.eq_ignore_ascii_case(f)));
+        }
+        if keep {
+            out.extend_from_slice(line);
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
 /// The summary of a message header.
 pub fn summarize(header: &[u8]) -> Summary {
-    let Some(m) = MessageParser::default().parse_headers(header) else {
+    let header = relevant(header);
+    let Some(m) = MessageParser::default().parse_headers(&header) else {
         return Summary::default();
     };
     let first = |name: HeaderName<'static>| m.header_values(name).next();
@@ -240,6 +276,22 @@ mod tests {
         assert_eq!(msg_ids("<a b@c\r\n d>"), ["ab@cd"]);
         assert!(msg_ids("junk <unterminated@x").is_empty());
         assert!(msg_ids("").is_empty());
+    }
+
+    #[test]
+    fn only_the_fields_read_are_parsed() {
+        let h = b"Received: from x\r\n\tby y; Fri, 22 Feb 2008\r\nSubject: a\r\n b\r\nX-Date: no\r\n\
+                  Date : Fri, 22 Feb 2008 00:00:00 +0000\r\nfrom: z@x\r\nReply-To: r@x\r\nTo: t@x\r\n\r\n";
+        assert_eq!(
+            relevant(h),
+            b"Subject: a\r\n b\r\nDate : Fri, 22 Feb 2008 00:00:00 +0000\r\nfrom: z@x\r\nTo: t@x\r\n\r\n"
+        );
+        let s = summarize(h);
+        assert_eq!(
+            (s.subject.as_str(), s.from.as_str(), s.to.as_str()),
+            ("A B", "Z", "T")
+        );
+        assert_eq!(s.sent, Some(1_203_638_400));
     }
 
     #[test]
