@@ -198,6 +198,20 @@ impl Folder {
         Ok(uids.iter().map(|u| mem.map.get(u).cloned()).collect())
     }
 
+    /// Starts loading the stored summaries in the background (IMAP SELECT does: a folder
+    /// sorted before is likely sorted again, and the load then overlaps the SELECT).
+    pub fn preload_summaries(self: &Arc<Self>) {
+        if lock(&self.summaries.mem).loaded {
+            return;
+        }
+        let f = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = f.load_summaries().await {
+                tracing::warn!(error = %e, "cannot load message summaries");
+            }
+        });
+    }
+
     async fn load_summaries(&self) -> Result<(), IndexError> {
         let _io = self.summaries.io.lock().await;
         if lock(&self.summaries.mem).loaded {
@@ -209,7 +223,6 @@ impl Folder {
                 .fetch_all(&self.pool)
                 .await?;
         let count = pages.len();
-        let present: Arc<HashSet<u32>> = Arc::new(self.state().await.msgs.iter().map(|m| m.uid).collect());
         // Decoding is most of the work: the pages are shared out among the cores.
         let width = std::thread::available_parallelism().map_or(2, |n| n.get());
         let mut shares: Vec<Vec<String>> = (0..width).map(|_| Vec::new()).collect();
@@ -220,26 +233,22 @@ impl Folder {
         }
         let mut tasks = tokio::task::JoinSet::new();
         for share in shares.into_iter().filter(|s| !s.is_empty()) {
-            let present = present.clone();
             tasks.spawn_blocking(move || {
-                let mut total = 0;
-                let mut live = Vec::new();
-                for (uid, s) in share.iter().flat_map(|p| decode_page(p)) {
-                    total += 1;
-                    if present.contains(&uid) {
-                        live.push((uid, Arc::new(s)));
-                    }
-                }
-                (total, live)
+                share
+                    .iter()
+                    .flat_map(|p| decode_page(p))
+                    .map(|(uid, s)| (uid, Arc::new(s)))
+                    .collect::<Vec<_>>()
             });
         }
-        let mut total = 0;
-        let mut live = Vec::new();
+        let mut decoded = Vec::new();
         while let Some(done) = tasks.join_next().await {
-            let (t, l) = done.map_err(io::Error::other)?;
-            total += t;
-            live.extend(l);
+            decoded.extend(done.map_err(io::Error::other)?);
         }
+        // Only now the folder's lock (a SELECT may be syncing the folder meanwhile).
+        let present: HashSet<u32> = self.state().await.msgs.iter().map(|m| m.uid).collect();
+        let total = decoded.len();
+        let live = decoded.into_iter().filter(|(uid, _)| present.contains(uid));
         let mut mem = lock(&self.summaries.mem);
         for (uid, s) in live {
             mem.map.entry(uid).or_insert(s);
