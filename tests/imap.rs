@@ -1,6 +1,7 @@
 //! IMAP against a running yubin with real clients: every announced command (Python's imaplib and
 //! an exact client in tests/scripts), IDLE seeing an SMTP delivery and another session's
-//! changes, UIDs unchanged across a restart, and failed logins feeding the shared ban.
+//! changes, UIDs unchanged across a restart, SORT and THREAD answers (and their summaries
+//! kept across a restart), and failed logins feeding the shared ban.
 
 mod common;
 
@@ -82,6 +83,39 @@ fn uids_survive_a_restart() {
     assert_eq!(av, bv, "UIDVALIDITY changed across the restart");
     assert_eq!(auids, "1,2,3");
     assert_eq!(buids, "1,2,3,4");
+}
+
+#[test]
+fn sort_and_thread_with_exact_responses() {
+    let (mut y, tls) = mail_server("");
+    let p = y.ports;
+    let args = |phase: &str| {
+        vec![
+            p.smtp.to_string(),
+            p.imaps.to_string(),
+            ca(&tls),
+            phase.to_owned(),
+        ]
+    };
+    let out = script("imap_sort.py", &args("1"));
+    assert!(out.contains("sort phase 1: all checks passed"), "{out}");
+    y.stop();
+    // Message 1's file changes on disk (a Maildir file never does under its name): SORT and
+    // THREAD must answer from the summaries stored when the messages were first sorted.
+    let cur = maildir(&y, "alice").join("cur");
+    let first = std::fs::read_dir(&cur)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|f| std::fs::read_to_string(f).is_ok_and(|t| t.contains("Date: Fri, 02 Nov 2001 10:00:00")))
+        .expect("message 1 in cur/");
+    let text = std::fs::read_to_string(&first).unwrap();
+    let changed = text.replace("Subject: Project plan", "Subject: AAAA project");
+    assert_ne!(text, changed);
+    std::fs::write(&first, changed).unwrap();
+    y.spawn(&[]);
+    let out = script("imap_sort.py", &args("2"));
+    assert!(out.contains("sort phase 2: all checks passed"), "{out}");
 }
 
 #[test]

@@ -2,6 +2,8 @@
 //! per command, with its arguments typed (sequence sets, sections, fetch items, search keys).
 
 use super::search::SearchKey;
+use super::sort::Criterion;
+use super::thread::Algorithm;
 
 /// Why a command line could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -312,6 +314,26 @@ pub enum Command {
         /// `RETURN (...)` (ESEARCH).
         ret: Option<SearchReturn>,
         /// Criteria.
+        key: SearchKey,
+    },
+    /// `SORT` (RFC 5256; with `RETURN`, ESORT of RFC 5267).
+    Sort {
+        /// `UID SORT`.
+        uid: bool,
+        /// `RETURN (...)`: an ESEARCH answer.
+        ret: Option<SearchReturn>,
+        /// The sort criteria, in order.
+        criteria: Vec<Criterion>,
+        /// Which messages.
+        key: SearchKey,
+    },
+    /// `THREAD` (RFC 5256).
+    Thread {
+        /// `UID THREAD`.
+        uid: bool,
+        /// The algorithm.
+        algorithm: Algorithm,
+        /// Which messages.
         key: SearchKey,
     },
     /// `FETCH`.

@@ -3,9 +3,11 @@
 //! ([`crate::mailbox::index`]) that SMTP delivers into.
 //!
 //! Parsing ([`parse`]), MIME structure ([`mime`]), addresses and ENVELOPE ([`address`]),
-//! transfer encodings ([`transfer`]), SEARCH ([`search`]) and LIST patterns
-//! ([`list`]) are pure and tested on their own; [`session`] runs the command loop and
-//! [`fetch`] streams FETCH responses (their sections from `section`).
+//! transfer encodings ([`transfer`]), SEARCH ([`search`]), SORT ([`sort`]), THREAD
+//! ([`thread`], [`references`]), base subjects ([`subject`]), sent dates ([`sentdate`]) and
+//! LIST patterns ([`list`]) are pure and tested on their own; [`session`] runs the command
+//! loop, [`fetch`] streams FETCH responses (their sections from `section`), and
+//! [`summarize`] finds what SORT and THREAD compare.
 
 pub mod address;
 mod append;
@@ -19,10 +21,16 @@ pub mod mime;
 mod notify;
 pub mod parse;
 mod query;
+pub mod references;
 pub mod search;
 mod section;
 mod selected;
+pub mod sentdate;
 pub mod session;
+pub mod sort;
+pub mod subject;
+pub mod summarize;
+pub mod thread;
 pub mod transfer;
 pub mod url;
 pub mod write;

@@ -50,6 +50,10 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             self.condstore = true;
         }
         let name = self.decode_name(mailbox).unwrap_or_else(|| mailbox.to_owned());
+        // The folder's stored SORT/THREAD summaries load while the SELECT runs.
+        if let Ok(f) = self.svc.index.open(self.account(), &name).await {
+            f.preload_summaries();
+        }
         let folder = match self.open(&name).await {
             Ok(f) => f,
             Err(e) => {

@@ -435,8 +435,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
         let allowed = match name {
             "CAPABILITY" | "NOOP" | "LOGOUT" | "ID" => true,
             "STARTTLS" | "AUTHENTICATE" | "LOGIN" => !authenticated,
-            "CHECK" | "CLOSE" | "UNSELECT" | "EXPUNGE" | "SEARCH" | "FETCH" | "STORE" | "COPY" | "MOVE"
-            | "UID" => selected,
+            "CHECK" | "CLOSE" | "UNSELECT" | "EXPUNGE" | "SEARCH" | "SORT" | "THREAD" | "FETCH" | "STORE"
+            | "COPY" | "MOVE" | "UID" => selected,
             _ => authenticated,
         };
         match (allowed, authenticated) {
@@ -588,6 +588,13 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             }
             Command::Expunge(set) => self.expunge(tag, set).await,
             Command::Search { uid, ret, key } => self.search(tag, uid, ret, key).await,
+            Command::Sort {
+                uid,
+                ret,
+                criteria,
+                key,
+            } => self.sort(tag, uid, ret, &criteria, key).await,
+            Command::Thread { uid, algorithm, key } => self.thread(tag, uid, algorithm, key).await,
             Command::Fetch {
                 uid,
                 set,

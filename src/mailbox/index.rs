@@ -55,7 +55,7 @@ pub const SPECIAL: [(&str, &str); 5] = [
     ("Archive", "\\Archive"),
 ];
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -252,6 +252,8 @@ pub struct Folder {
     pub(super) pool: SqlitePool,
     state: tokio::sync::Mutex<State>,
     version: watch::Sender<u64>,
+    /// SORT/THREAD summaries ([`super::summary`]).
+    pub(super) summaries: super::summary::Cache,
 }
 
 impl std::fmt::Debug for Folder {
@@ -1146,6 +1148,7 @@ impl Index {
             pool: self.pool.clone(),
             state: tokio::sync::Mutex::new(state),
             version: watch::channel(0).0,
+            summaries: super::summary::Cache::default(),
         });
         let mut open = lock(&self.open);
         let f = open.entry((account.to_owned(), name)).or_insert(folder).clone();

@@ -6,4 +6,5 @@ pub mod index;
 pub mod maildir;
 pub mod mutf7;
 mod subscriptions;
+pub mod summary;
 mod vanished;

@@ -20,6 +20,10 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../../schema/migrations/0003_mailbox_index.sql")),
     (4, include_str!("../../schema/migrations/0004_webhook.sql")),
     (5, include_str!("../../schema/migrations/0005_imap_state.sql")),
+    (
+        6,
+        include_str!("../../schema/migrations/0006_message_summaries.sql"),
+    ),
     (7, include_str!("../../schema/migrations/0007_vanished.sql")),
     (
         8,

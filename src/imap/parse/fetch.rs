@@ -213,6 +213,8 @@ impl Parser<'_> {
         match w.as_str() {
             "FETCH" | "STORE" | "COPY" | "MOVE" => self.message_command(&w, true),
             "SEARCH" => self.search(true),
+            "SORT" => self.sort(true),
+            "THREAD" => self.thread(true),
             "EXPUNGE" => {
                 self.sp()?;
                 Ok(Command::Expunge(Some(self.seq_set()?)))

@@ -195,48 +195,65 @@ impl Parser<'_> {
         })
     }
 
-    pub(super) fn search(&mut self, uid: bool) -> R<Command> {
+    /// `search-return-opts = SP "RETURN" SP "(" [search-return-opt *(SP search-return-opt)] ")"`
+    /// (RFC 4731, and RFC 5267 for SORT), with its trailing space; `None` when absent.
+    pub(super) fn search_return(&mut self) -> R<Option<SearchReturn>> {
+        if !self.keyword("RETURN") {
+            return Ok(None);
+        }
         self.sp()?;
-        let mut ret = None;
-        if self.keyword("RETURN") {
-            self.sp()?;
-            self.expect(b'(')?;
-            let mut r = SearchReturn::default();
-            while !self.maybe(b')') {
-                self.maybe(b' ');
-                match self.word().as_str() {
-                    "MIN" => r.min = true,
-                    "MAX" => r.max = true,
-                    "ALL" => r.all = true,
-                    "COUNT" => r.count = true,
-                    "SAVE" => r.save = true,
-                    "" => return err("bad RETURN option"),
-                    other => return err(format!("unsupported RETURN option {other}")),
-                }
+        self.expect(b'(')?;
+        let mut r = SearchReturn::default();
+        while !self.maybe(b')') {
+            self.maybe(b' ');
+            match self.word().as_str() {
+                "MIN" => r.min = true,
+                "MAX" => r.max = true,
+                "ALL" => r.all = true,
+                "COUNT" => r.count = true,
+                "SAVE" => r.save = true,
+                "" => return err("bad RETURN option"),
+                other => return err(format!("unsupported RETURN option {other}")),
             }
-            if !(r.min || r.max || r.count) {
-                r.all = true;
-            }
-            ret = Some(r);
-            self.sp()?;
         }
-        if self.keyword("CHARSET") {
-            self.sp()?;
-            let cs = self.astring()?;
-            if !cs.eq_ignore_ascii_case("UTF-8") && !cs.eq_ignore_ascii_case("US-ASCII") {
-                return err(format!("[BADCHARSET (UTF-8 US-ASCII)] unsupported charset {cs}"));
-            }
-            self.sp()?;
+        if !(r.min || r.max || r.count) {
+            r.all = true;
         }
+        self.sp()?;
+        Ok(Some(r))
+    }
+
+    /// A charset name: UTF-8 and US-ASCII are supported (`[BADCHARSET]` otherwise).
+    pub(super) fn charset(&mut self) -> R<()> {
+        let cs = self.astring()?;
+        if !cs.eq_ignore_ascii_case("UTF-8") && !cs.eq_ignore_ascii_case("US-ASCII") {
+            return err(format!("[BADCHARSET (UTF-8 US-ASCII)] unsupported charset {cs}"));
+        }
+        Ok(())
+    }
+
+    /// `1*(SP search-key)` after its first space: the keys, all of which must match.
+    pub(super) fn search_keys(&mut self) -> R<SearchKey> {
         let mut keys = vec![self.search_key()?];
         while self.maybe(b' ') {
             keys.push(self.search_key()?);
         }
-        let key = if keys.len() == 1 {
+        Ok(if keys.len() == 1 {
             keys.remove(0)
         } else {
             SearchKey::And(keys)
-        };
+        })
+    }
+
+    pub(super) fn search(&mut self, uid: bool) -> R<Command> {
+        self.sp()?;
+        let ret = self.search_return()?;
+        if self.keyword("CHARSET") {
+            self.sp()?;
+            self.charset()?;
+            self.sp()?;
+        }
+        let key = self.search_keys()?;
         Ok(Command::Search { uid, ret, key })
     }
 }

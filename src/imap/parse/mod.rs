@@ -1,6 +1,6 @@
 //! IMAP command parsing (RFC 9051 IMAP4rev2 and RFC 3501 IMAP4rev1, with the extensions yubin
 //! announces: UIDPLUS, MOVE, ENABLE, IDLE, NAMESPACE, ID, QUOTA, UNSELECT, CONDSTORE, ESEARCH,
-//! LIST-EXTENDED, LIST-STATUS, SPECIAL-USE, LITERAL+, SASL-IR).
+//! LIST-EXTENDED, LIST-STATUS, SPECIAL-USE, LITERAL+, SASL-IR, SORT, THREAD, ESORT).
 //!
 //! The input is a whole command as it came off the wire: literals appear where they were sent,
 //! after their `{n}` announcement and CRLF (the connection layer has read them). One method
@@ -12,6 +12,7 @@ mod fetch;
 mod keys;
 mod mailbox;
 mod notify;
+mod sort;
 
 pub use super::command::{
     AppendContent, AppendMessage, CatPart, Command, FetchItem, ListArgs, NotifyEvent, NotifyFilter,
@@ -447,6 +448,8 @@ impl<'a> Parser<'a> {
                 Command::Append { mailbox, messages }
             }
             "SEARCH" => self.search(false)?,
+            "SORT" => self.sort(false)?,
+            "THREAD" => self.thread(false)?,
             "FETCH" | "STORE" | "COPY" | "MOVE" => self.message_command(&w, false)?,
             "UID" => self.uid_command()?,
             "ID" => {
