@@ -177,6 +177,12 @@ for name, cmd in [("search-nest", NEST), ("search-not", NOTS), ("search-or", ORS
 put("imap_session", "list-stars", "A" + STARS + "\r\n")
 put("imap_session", "list-mutf7", 'Aa LIST "" "abcd&AOk-"\r\nb LIST "" "&AOk-t&AOk-*"\r\n')
 put("imap_session", "list-backtrack", 'Aa LIST "" "*a*a*a*a*a*ab"\r\nb CREATE ' + "a" * 200 + "\r\nc LIST \"\" \"*a*a*a*a*a*ab\"\r\n")
+put("imap_session", "notify-multiappend-catenate", "A" + crlf(
+    "a ENABLE QRESYNC\nb SELECT INBOX (QRESYNC (1 5 1:10))\n"
+    "c NOTIFY SET STATUS (selected (MessageNew (UID FLAGS) MessageExpunge FlagChange)) "
+    "(personal (MailboxName SubscriptionChange))\nd APPEND Archive {3+}\nabc (\\Seen) {3+}\ndef\n"
+    "e APPEND Work CATENATE (URL \"/INBOX;UIDVALIDITY=1/;UID=1/;SECTION=TEXT\" TEXT {6+}\nhello!)\n"
+    "f UID FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED)\ng IDLE\nDONE\nh NOTIFY NONE\nz LOGOUT\n"))
 put("imap_session", "preauth-literal", "@a LOGIN {25166824+}\r\n" + "x" * 1000)
 
 # ---- POP3 -------------------------------------------------------------------------------
@@ -247,6 +253,8 @@ for n in sorted(os.listdir(os.path.join(ROOT, "examples"))):
 # Issue 10: deep nesting and slashdash chains (refused before the KDL parser recurses).
 put("config_kdl", "nested-2000", "a {\n" * 2000 + "}\n" * 2000)
 put("config_kdl", "slashdash-20000", "/-a {" * 20000)
+put("config_kdl", "closers-100000", "}" * 100000)
+put("config_kdl", "unterminated-comment", 'hostname "mx.example.test"\n/* ' + "/* x " * 2000)
 put("config_kdl", "odd", 'hostname r#"mx"#\n/* c /* nested */ */ listen { smtp "[::1]:25" ; }\n'
     'domain "xn--bcher-kva.test" { user "a" password-hash=#null }\nlimits { message-size "99999999999TiB" }\n')
 

@@ -1,6 +1,7 @@
-//! The configuration reader (`yubin::config::parse`: KDL, decoding, checks) on the 2 MiB
-//! stack of the blocking thread that reloads the configuration on SIGHUP: any text yields a
-//! configuration or diagnostics, and a configuration that passes compiles into a plan.
+//! The configuration reader (`yubin::config::parse`: the nesting pre-scan, the patched KDL
+//! parser, decoding, checks), called from a 2 MiB thread like the blocking thread that reloads
+//! the configuration on SIGHUP (the parser itself runs on a thread of its own): any text
+//! yields a configuration or diagnostics, and a configuration that passes compiles into a plan.
 #![no_main]
 
 use std::path::{Path, PathBuf};

@@ -1,11 +1,14 @@
-//! MIME structure for IMAP (`yubin::imap::mime` and SEARCH's `Content`) on a server thread's
-//! 2 MiB stack: any message yields parts whose ranges lie inside it, and ENVELOPE and
-//! BODYSTRUCTURE strings with balanced parentheses, without a panic.
+//! MIME structure for IMAP (`yubin::imap::mime`, `address::envelope`, `transfer` and
+//! SEARCH's `Content`) on a server thread's 2 MiB stack: any message yields parts whose ranges
+//! lie inside it, and ENVELOPE and BODYSTRUCTURE strings with balanced parentheses, without a
+//! panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use yubin::imap::address::envelope;
 use yubin::imap::mime::{self, Part};
 use yubin::imap::search::Content;
+use yubin::imap::transfer::decode_body;
 use yubin_fuzz::stack::on_server_stack;
 
 /// Ranges inside the message, the body after the header; every sub-part checked too.
@@ -27,7 +30,7 @@ fn walk(raw: &[u8], p: &Part, depth: usize) {
         p.body,
         p.header
     );
-    let _ = mime::decode_body(p, raw);
+    let _ = decode_body(p, raw);
     let _ = mime::header_fields(&raw[p.header.clone()], &["From".into(), "Subject".into()], false);
     let _ = mime::header_fields(&raw[p.header.clone()], &["Received".into()], true);
     for c in &p.children {
@@ -81,7 +84,7 @@ fuzz_target!(|raw: &[u8]| {
             assert!(balanced(&bs), "BODYSTRUCTURE {bs}");
         }
         for utf8 in [false, true] {
-            let env = mime::envelope(&p, utf8);
+            let env = envelope(&p, utf8);
             assert!(balanced(&env), "ENVELOPE {env}");
         }
         let _ = Content::of(&raw);
