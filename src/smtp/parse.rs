@@ -371,12 +371,18 @@ fn mailbox(text: &str, utf8_allowed: bool) -> Result<Path, Reply> {
     if utf8 && !utf8_allowed {
         return Err(reply::utf8_required());
     }
-    Ok(Path {
+    let path = Path {
         local,
         quoted,
         domain: Some(domain),
         utf8,
-    })
+    };
+    // The limit holds for the path as it is recorded and relayed (A-labels), which IDNA can
+    // make longer than the text received.
+    if path.to_address().len() > MAX_PATH {
+        return Err(reply::bad_address());
+    }
+    Ok(path)
 }
 
 fn is_atext(c: char, utf8: bool) -> bool {
@@ -433,6 +439,10 @@ pub fn domain(text: &str, utf8_allowed: bool) -> Result<String, Reply> {
     } else {
         idna::domain_to_ascii(text).map_err(|_| reply::bad_address())?
     };
+    // U-labels become longer A-labels: the limit is on the name DNS would see.
+    if ascii.len() > MAX_DOMAIN {
+        return Err(reply::bad_address());
+    }
     for label in ascii.split('.') {
         let ok = !label.is_empty()
             && label.len() <= 63
@@ -557,6 +567,26 @@ mod tests {
             Command::Rcpt(p, _) => Ok(p),
             other => panic!("not RCPT: {other:?}"),
         }
+    }
+
+    /// Found by the `smtp_parse` fuzz target: U-labels within the limits of RFC 5321 §4.5.3.1
+    /// whose A-labels (the form recorded and relayed) are past them.
+    #[test]
+    fn limits_hold_for_the_ascii_form() {
+        let found = "RCPT TO:<jHEAD@bEEEEEEEEEEEEEEEEEEEchs.üHEApld.tEEEEEEEEchs.tEEEEEEEEchsEADEEEEEEEEEEEEEEEEEEEEchs.üHEApld.tEEEEEEEEcEADEEEEEEEEEEEEEEEEEEEEchs.üHEApld.tEEEEEEEEchs.üHEAHEADEEEEEEEEEEEEEEEEEEEEchs.üHEApld.tEEEEEEEEchs.üHEAhs.e2trt>";
+        assert!(
+            found["RCPT TO:".len()..].len() <= MAX_PATH + 2,
+            "as received, within the limit"
+        );
+        assert_eq!(rcpt_path(found).unwrap_err().code, 501);
+        // A domain of 227 bytes whose A-label form is past 255.
+        let label = format!("{}ü", "a".repeat(35));
+        let name = [label.as_str(); 6].join(".");
+        assert!(name.len() <= MAX_DOMAIN && idna::domain_to_ascii(&name).unwrap().len() > MAX_DOMAIN);
+        assert!(domain(&name, true).is_err());
+        // Within both limits in both forms: accepted.
+        let ok = format!("RCPT TO:<jörg@{}.test>", [label.as_str(); 3].join("."));
+        assert!(rcpt_path(&ok).unwrap().to_address().len() <= MAX_PATH);
     }
 
     #[test]

@@ -72,7 +72,9 @@ impl<'a> Parser<'a> {
             self.pos += 1;
             Ok(())
         } else {
-            err(format!("expected '{}'", b as char))
+            // Escaped: the text goes into a BAD response line, where a raw CR or LF would
+            // end the line early.
+            err(format!("expected '{}'", b.escape_ascii()))
         }
     }
 
@@ -515,6 +517,18 @@ mod tests {
 
     fn cmd(s: &str) -> Command {
         parse(s.as_bytes()).unwrap_or_else(|e| panic!("{s}: {e:?}")).1
+    }
+
+    /// Found by the `imap_parse` fuzz target: a literal's `}` not followed by CRLF made the
+    /// error text "expected '\r'" with a raw CR, which the session sent inside its BAD line.
+    #[test]
+    fn error_texts_have_no_line_breaks() {
+        for line in [&b"a LOGIN {25166824+}"[..], b"a LOGIN {5}x y", b"a LOGIN {5}\rx"] {
+            let (tag, e) = parse(line).expect_err("refused");
+            assert_eq!(tag.as_deref(), Some("a"));
+            assert!(!e.0.contains(['\r', '\n']), "{:?}", e.0);
+        }
+        assert_eq!(parse(b"a LOGIN {5}x").expect_err("refused").1.0, "expected '\\r'");
     }
 
     #[test]
