@@ -224,6 +224,20 @@ fn qresync_after_expunges_and_flag_changes() {
     assert!(out.contains("qresync: all checks passed"), "{out}");
 }
 
+/// Issue 11: CONTEXT=SEARCH (imaptest's search-context-update, -update2, -update3 and
+/// search-partial), with what imaptest does not try: updates caused by other sessions and
+/// deliveries, the NOUPDATE limit, CANCELUPDATE of unknown tags, contexts ending with the folder.
+#[test]
+fn search_contexts_stay_up_to_date() {
+    let (y, tls) = mail_server("");
+    let p = y.ports;
+    let out = script(
+        "imap_context.py",
+        &[p.smtp.to_string(), p.imaps.to_string(), ca(&tls)],
+    );
+    assert!(out.contains("context: all checks passed"), "{out}");
+}
+
 #[test]
 fn notify_reports_changes_without_polling() {
     let (y, tls) = mail_server("");

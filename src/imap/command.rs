@@ -116,8 +116,10 @@ pub struct SearchReturn {
     pub all: bool,
     /// `COUNT`.
     pub count: bool,
-    /// `SAVE` (accepted, results not kept).
-    pub save: bool,
+    /// `PARTIAL low:high` (RFC 5267 §4.4): positions in the result, 1-based, `low <= high`.
+    pub partial: Option<(u32, u32)>,
+    /// `UPDATE` (RFC 5267 §4.3): the result is kept up to date with `ADDTO`/`REMOVEFROM`.
+    pub update: bool,
 }
 
 /// The arguments of LIST (RFC 9051 §6.3.9, RFC 5258 LIST-EXTENDED, RFC 6154 SPECIAL-USE,
@@ -316,6 +318,8 @@ pub enum Command {
         /// Criteria.
         key: SearchKey,
     },
+    /// `CANCELUPDATE` (RFC 5267 §4.3): the tags of the searches to stop updating.
+    CancelUpdate(Vec<String>),
     /// `SORT` (RFC 5256; with `RETURN`, ESORT of RFC 5267).
     Sort {
         /// `UID SORT`.

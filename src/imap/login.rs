@@ -50,6 +50,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                 "THREAD=ORDEREDSUBJECT",
                 "THREAD=REFERENCES",
                 "ESORT",
+                "CONTEXT=SEARCH",
                 "QUOTA",
                 "QUOTA=RES-STORAGE",
                 "CONDSTORE",

@@ -83,6 +83,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                         sel.modseq = st.highestmodseq;
                     }
                 }
+                self.update_contexts().await;
                 if failed.is_empty() {
                     self.tagged(tag, "OK", "STORE completed");
                 } else {

@@ -12,6 +12,7 @@
 pub mod address;
 mod append;
 pub mod command;
+mod context;
 pub mod fetch;
 pub mod list;
 mod login;

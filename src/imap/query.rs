@@ -6,6 +6,7 @@
 //! memory, database, or the message headers, read once) and order or thread on the blocking
 //! pool.
 
+use std::collections::HashSet;
 use std::fmt::Write;
 
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -16,14 +17,14 @@ use super::session::Session;
 use super::sort::{self, Criterion, Entry};
 use super::summarize;
 use super::thread::{self, Algorithm};
-use super::write::{compress_ordered, string};
+use super::write::{compress, compress_ordered, string};
 use crate::mailbox::index::Msg;
 
 /// A message a search program matched: what SEARCH, SORT and THREAD answer with or compare.
 #[derive(Debug, Clone, Copy)]
-struct Hit {
+pub(super) struct Hit {
     seq: u32,
-    uid: u32,
+    pub(super) uid: u32,
     internaldate: i64,
     size: u64,
     modseq: u64,
@@ -47,10 +48,16 @@ impl Hit {
 }
 
 impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
-    /// The messages of the selected folder that `key` matches, in mailbox order. Keys that
-    /// need no message content are evaluated under the folder's lock, without copies; the
-    /// others read each message.
+    /// The messages of the selected folder that `key` matches, in mailbox order.
     async fn matching(&mut self, key: &SearchKey) -> Vec<Hit> {
+        self.matching_in(key, None).await
+    }
+
+    /// The messages of the selected folder (those with UIDs in `only`, when given) that `key`
+    /// matches, in mailbox order. Keys that need no message content are evaluated under the
+    /// folder's lock, without copies; the others read each message.
+    pub(super) async fn matching_in(&mut self, key: &SearchKey, only: Option<&HashSet<u32>>) -> Vec<Hit> {
+        let wanted = |uid: &u32| only.is_none_or(|o| o.contains(uid));
         let Some(sel) = &self.sel else {
             return Vec::new();
         };
@@ -61,6 +68,9 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             let st = folder.state().await;
             let mut hits = Vec::with_capacity(sel.uids.len());
             for (i, u) in sel.uids.iter().enumerate() {
+                if !wanted(u) {
+                    continue;
+                }
                 let Some(m) = st.position(*u).and_then(|p| st.msgs.get(p)) else {
                     continue;
                 };
@@ -84,6 +94,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             sel.uids
                 .iter()
                 .enumerate()
+                .filter(|(_, u)| wanted(u))
                 .filter_map(|(i, u)| st.position(*u).map(|p| (i as u32 + 1, st.msgs[p].clone())))
                 .collect()
         };
@@ -121,6 +132,10 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
         if key.uses_modseq() {
             self.enable_condstore().await;
         }
+        let highest = match &self.sel {
+            Some(sel) => sel.folder.state().await.highestmodseq,
+            None => 0,
+        };
         let hits = self.matching(&key).await;
         let found: Vec<(u32, u64)> = hits.iter().map(|h| (h.number(uid), h.modseq)).collect();
         let ret = ret.or_else(|| {
@@ -129,7 +144,20 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                 ..Default::default()
             })
         });
+        let update = ret.as_ref().is_some_and(|r| r.update);
         self.results(tag, uid, "SEARCH", ret, key.uses_modseq(), &found);
+        if update {
+            let uids: Vec<u32> = hits.iter().map(|h| h.uid).collect();
+            if !self.keep_context(tag, uid, key, &uids, highest) {
+                let code = format!("[NOUPDATE {}]", string(tag, false));
+                self.tagged(
+                    tag,
+                    "OK",
+                    &format!("{code} SEARCH completed; too many searches are kept updated"),
+                );
+                return;
+            }
+        }
         self.tagged(tag, "OK", "SEARCH completed");
     }
 
@@ -176,6 +204,19 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
         }
         if r.count {
             l.push_str(&format!(" COUNT {}", numbers.len()));
+        }
+        if let Some((low, high)) = r.partial {
+            // RFC 5267 §4.4: the messages at positions low..=high of the result, or NIL.
+            let window = numbers
+                .get(low as usize - 1..)
+                .map(|rest| &rest[..rest.len().min((high - low) as usize + 1)])
+                .filter(|w| !w.is_empty());
+            let set = match window {
+                Some(w) if name == "SEARCH" => compress(w),
+                Some(w) => compress_ordered(w),
+                None => "NIL".to_owned(),
+            };
+            l.push_str(&format!(" PARTIAL ({low}:{high} {set})"));
         }
         // RFC 7162 §3.1.5: the highest MODSEQ of the messages returned; MIN and MAX alone
         // return only those messages.

@@ -130,6 +130,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             watch,
             recent,
             keywords,
+            contexts: Vec::new(),
         });
         if let (Some(folder), Some(q)) = (resync, &qresync) {
             self.resync(&folder, q).await;
@@ -287,6 +288,15 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             }
             (sel.uids.len(), sel.uids.len() != before)
         };
+        if !vanished.is_empty() {
+            // RFC 5267 §4.3.1: search updates before the numbers they use change.
+            let gone: Vec<(u32, u32)> = expunged
+                .iter()
+                .map(|&n| n as u32)
+                .zip(vanished.iter().copied())
+                .collect();
+            self.contexts_expunged(&gone);
+        }
         if self.qresync {
             // RFC 7162 §3.2.10: VANISHED instead of EXPUNGE once QRESYNC is on.
             if !vanished.is_empty() {
@@ -312,6 +322,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             l.push(')');
             self.untagged(&l);
         }
+        self.update_contexts().await;
     }
 
     /// New messages arrived: a read-write IMAP4rev1 session takes those no other session has

@@ -61,6 +61,8 @@ pub(super) struct Selected {
     pub recent: std::collections::BTreeSet<u32>,
     /// Keywords announced in FLAGS so far.
     pub keywords: Vec<String>,
+    /// Searches kept up to date (RFC 5267 `RETURN (UPDATE)`).
+    pub contexts: Vec<super::context::SearchContext>,
 }
 
 pub(super) enum Flow {
@@ -436,7 +438,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             "CAPABILITY" | "NOOP" | "LOGOUT" | "ID" => true,
             "STARTTLS" | "AUTHENTICATE" | "LOGIN" => !authenticated,
             "CHECK" | "CLOSE" | "UNSELECT" | "EXPUNGE" | "SEARCH" | "SORT" | "THREAD" | "FETCH" | "STORE"
-            | "COPY" | "MOVE" | "UID" => selected,
+            | "COPY" | "MOVE" | "UID" | "CANCELUPDATE" => selected,
             _ => authenticated,
         };
         match (allowed, authenticated) {
@@ -588,6 +590,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             }
             Command::Expunge(set) => self.expunge(tag, set).await,
             Command::Search { uid, ret, key } => self.search(tag, uid, ret, key).await,
+            Command::CancelUpdate(tags) => self.cancel_update(tag, &tags),
             Command::Sort {
                 uid,
                 ret,

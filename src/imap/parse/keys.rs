@@ -197,6 +197,11 @@ impl Parser<'_> {
 
     /// `search-return-opts = SP "RETURN" SP "(" [search-return-opt *(SP search-return-opt)] ")"`
     /// (RFC 4731, and RFC 5267 for SORT), with its trailing space; `None` when absent.
+    /// `search-return-opts = SP "RETURN" SP "(" [search-return-opt *(SP search-return-opt)] ")"`
+    /// (RFC 4731 MIN MAX ALL COUNT; RFC 5267 `"UPDATE" / "CONTEXT" / "PARTIAL" SP
+    /// partial-range` with `partial-range = nz-number ":" nz-number`). `RETURN ()` means ALL;
+    /// UPDATE alone returns nothing now, only the updates. SAVE (RFC 5182) is refused: SEARCHRES
+    /// is not advertised and `$` is not accepted.
     pub(super) fn search_return(&mut self) -> R<Option<SearchReturn>> {
         if !self.keyword("RETURN") {
             return Ok(None);
@@ -211,12 +216,21 @@ impl Parser<'_> {
                 "MAX" => r.max = true,
                 "ALL" => r.all = true,
                 "COUNT" => r.count = true,
-                "SAVE" => r.save = true,
+                "UPDATE" => r.update = true,
+                // A hint that the client may ask for more later; every result can be.
+                "CONTEXT" => {}
+                "PARTIAL" => {
+                    self.sp()?;
+                    let a = self.nz_number()?;
+                    self.expect(b':')?;
+                    let b = self.nz_number()?;
+                    r.partial = Some((a.min(b), a.max(b)));
+                }
                 "" => return err("bad RETURN option"),
                 other => return err(format!("unsupported RETURN option {other}")),
             }
         }
-        if !(r.min || r.max || r.count) {
+        if !(r.min || r.max || r.count || r.update || r.partial.is_some()) {
             r.all = true;
         }
         self.sp()?;
@@ -255,5 +269,44 @@ impl Parser<'_> {
         }
         let key = self.search_keys()?;
         Ok(Command::Search { uid, ret, key })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Command, SearchReturn, parse};
+
+    fn ret(line: &str) -> Option<SearchReturn> {
+        match parse(line.as_bytes())
+            .unwrap_or_else(|e| panic!("{line}: {e:?}"))
+            .1
+        {
+            Command::Search { ret, .. } => ret,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// RFC 5267 §4: UPDATE, CONTEXT and PARTIAL; the range is kept low:high.
+    #[test]
+    fn context_return_options() {
+        let r = ret("a SEARCH RETURN (PARTIAL 9:3 UPDATE CONTEXT) ALL").expect("options");
+        assert_eq!(r.partial, Some((3, 9)));
+        assert!(r.update && !r.all && !r.count);
+        // UPDATE alone asks for nothing now; `RETURN ()` means ALL.
+        assert!(!ret("a SEARCH RETURN (UPDATE) SEEN").expect("options").all);
+        assert!(ret("a SEARCH RETURN () SEEN").expect("options").all);
+        for bad in ["PARTIAL 1", "PARTIAL 1:*", "PARTIAL *:1", "PARTIAL 0:3", "SAVE"] {
+            let line = format!("a SEARCH RETURN ({bad}) ALL");
+            assert!(parse(line.as_bytes()).is_err(), "{line}");
+        }
+    }
+
+    #[test]
+    fn cancelupdate_takes_one_or_more_tags() {
+        assert_eq!(
+            parse(b"a CANCELUPDATE \"t1\" \"t 2\"").expect("parses").1,
+            Command::CancelUpdate(vec!["t1".into(), "t 2".into()])
+        );
+        assert!(parse(b"a CANCELUPDATE").is_err());
     }
 }

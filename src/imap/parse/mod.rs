@@ -428,6 +428,17 @@ impl<'a> Parser<'a> {
                 Command::Rename(a, b)
             }
             "NOTIFY" => self.notify()?,
+            // `cancelupdate = "CANCELUPDATE" 1*(SP quoted)` (RFC 5267 §6; atoms accepted too).
+            "CANCELUPDATE" => {
+                let mut tags = Vec::new();
+                while self.maybe(b' ') {
+                    tags.push(self.astring()?);
+                }
+                if tags.is_empty() {
+                    return err("CANCELUPDATE needs a search tag");
+                }
+                Command::CancelUpdate(tags)
+            }
             "LIST" => self.list(false)?,
             "LSUB" => self.list(true)?,
             "STATUS" => {
