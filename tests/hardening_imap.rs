@@ -65,3 +65,25 @@ fn each_session_gets_three_login_attempts() {
     assert!(out.contains("attempts per session: all checks passed"), "{out}");
     assert_no_panic(&y.log());
 }
+
+/// After login, an APPEND literal is held in memory whole: twenty clients half-way through
+/// 12 MiB literals each took the RSS up by ~240 MiB. Literals now take their size from the
+/// server-wide memory budget first, and the clients beyond it wait with their bytes unread.
+#[test]
+fn twenty_appends_half_way_through_12_mib_stay_within_the_budget() {
+    let (y, tls) = mail_server("limits {\n    message-size \"25MiB\"\n}\n");
+    let out = script(
+        "imap_append_memory.py",
+        &[y.ports.imaps.to_string(), ca(&tls), y.pid().to_string()],
+    );
+    assert!(out.contains("append memory: all checks passed"), "{out}");
+    let cur = y.data.join("mail/example.test/bob/Maildir/cur");
+    let sizes: Vec<u64> = std::fs::read_dir(&cur)
+        .expect("cur")
+        .flatten()
+        .filter_map(|e| e.metadata().ok().map(|m| m.len()))
+        .collect();
+    assert_eq!(sizes.len(), 20, "{sizes:?}");
+    assert!(sizes.iter().all(|s| *s == 12 * 1024 * 1024), "{sizes:?}");
+    assert_no_panic(&y.log());
+}

@@ -24,6 +24,9 @@ use crate::mailbox::mutf7;
 use crate::smtp::Services;
 use crate::smtp::conn::{Conn, Line, ReadError, Stream};
 
+/// How long a literal waits for room in the memory budget before its command is refused.
+const LITERAL_WAIT: Duration = Duration::from_secs(60);
+
 /// Longest command line (without literals).
 pub(super) const MAX_LINE: usize = 64 * 1024;
 /// Before login, the longest command line: an ID command of the largest size RFC 2971 §3.3
@@ -90,6 +93,8 @@ pub(super) struct Session<IO> {
     pub(super) notifier: Option<super::notify::Notifier>,
     errors: u32,
     pub(super) auth_failures: u32,
+    /// The memory budget the current command's literals hold ([`LITERAL_WAIT`]).
+    literal_budget: Vec<tokio::sync::OwnedSemaphorePermit>,
 }
 
 /// Serves one IMAP connection.
@@ -140,6 +145,7 @@ async fn run_session<IO>(
             notifier: None,
             errors: 0,
             auth_failures: 0,
+            literal_budget: Vec::new(),
         };
         s.run(preauth).await;
         s.conn.close().await;
@@ -355,7 +361,13 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
     }
 
     /// Reads a command with its literals. `Ok(None)`: a refused literal was handled.
+    ///
+    /// After login a literal is held in memory whole (up to the message size limit), so each
+    /// takes its size from the server-wide budget that SMTP bodies are loaded under
+    /// ([`crate::smtp::spool::Spool::reserve`]) until the command is done: many clients
+    /// appending at once wait their turn instead of exhausting memory.
     async fn read_command(&mut self) -> Result<Option<Vec<u8>>, ReadError> {
+        self.literal_budget.clear();
         let authenticated = self.user.is_some();
         let (max_line, limit) = if authenticated {
             (MAX_LINE, self.svc.limits.message_size_bytes.max(64 * 1024))
@@ -401,6 +413,21 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                 return Ok(None);
             }
             buf.extend_from_slice(b"\r\n");
+            if authenticated && n > 0 {
+                match self.svc.spool.reserve(n, LITERAL_WAIT).await {
+                    Some(permit) => self.literal_budget.push(permit),
+                    None => {
+                        let tag = String::from_utf8_lossy(buf.split(|b| *b == b' ').next().unwrap_or(b"*"))
+                            .into_owned();
+                        if !sync {
+                            self.conn.read_exact_into(n, self.timeout(), |_| {}).await?;
+                            let _ = self.conn.read_line(MAX_LINE, self.timeout()).await?;
+                        }
+                        self.tagged(&tag, "NO", "[UNAVAILABLE] Server busy, try again later");
+                        return Ok(None);
+                    }
+                }
+            }
             if sync {
                 self.conn.write_raw(b"+ Ready for literal data\r\n");
             }

@@ -71,6 +71,16 @@ impl Spool {
         }
     }
 
+    /// `bytes` of the memory budget for something else held whole in memory (an IMAP
+    /// literal), waiting at most `wait`; `None` when the budget stayed too full.
+    pub async fn reserve(&self, bytes: u64, wait: std::time::Duration) -> Option<OwnedSemaphorePermit> {
+        let want = u32::try_from(bytes).unwrap_or(u32::MAX).min(self.budget_bytes);
+        tokio::time::timeout(wait, self.budget.clone().acquire_many_owned(want))
+            .await
+            .ok()?
+            .ok()
+    }
+
     fn next_path(&self) -> PathBuf {
         let n = self.seq.fetch_add(1, Ordering::Relaxed);
         self.dir.join(format!("{}.{n}", std::process::id()))
@@ -226,6 +236,16 @@ mod tests {
 
     fn files(s: &Spool) -> usize {
         std::fs::read_dir(&s.dir).unwrap().count()
+    }
+
+    #[tokio::test]
+    async fn reservations_share_the_budget_and_give_up_after_the_wait() {
+        let s = spool("reserve", 1000);
+        let wait = std::time::Duration::from_millis(50);
+        let a = s.reserve(700, wait).await.expect("room");
+        assert!(s.reserve(400, wait).await.is_none(), "the budget is full");
+        drop(a);
+        assert!(s.reserve(400, wait).await.is_some());
     }
 
     #[tokio::test]
