@@ -23,80 +23,9 @@ fn sasl_relay(password: &str) -> (Postfix, u16, TempDir) {
 fn sasl_relay_mode(password: &str, implicit: bool) -> (Postfix, u16, TempDir) {
     let tls = TempDir::new("relay-tls");
     make_ca(&tls.0);
-    let relay_port = free_port();
     let t = std::fs::canonicalize(&tls.0).unwrap();
-    let main = format!(
-        "virtual_mailbox_domains = remote.test
-virtual_mailbox_base = {{DIR}}/vmail
-virtual_mailbox_maps = texthash:{{DIR}}/etc/vmailbox
-virtual_minimum_uid = 100
-virtual_uid_maps = static:65534
-virtual_gid_maps = static:65534
-smtpd_sasl_type = cyrus
-smtpd_sasl_path = smtpd
-smtpd_sasl_security_options = noanonymous
-smtpd_sasl_local_domain = relay.test
-smtpd_tls_cert_file = {t}/cert.pem
-smtpd_tls_key_file = {t}/key.pem
-smtpd_tls_security_level = may
-smtpd_tls_auth_only = yes
-smtpd_tls_loglevel = 1
-",
-        t = t.display()
-    );
-    let master = format!(
-        "127.0.0.1:{relay_port} inet n - n - - smtpd
-  -o smtpd_tls_security_level=encrypt
-  -o smtpd_tls_wrappermode={wrapper}
-  -o smtpd_sasl_auth_enable=yes
-  -o mynetworks=
-  -o smtpd_client_restrictions=permit_sasl_authenticated,reject
-",
-        wrapper = if implicit { "yes" } else { "no" }
-    );
-    let pf = Postfix::start_with(&main, &master, |dir| {
-        std::fs::create_dir_all(dir.join("vmail")).unwrap();
-        let _ = Command::new("chown")
-            .args(["65534:65534", &dir.join("vmail").display().to_string()])
-            .status();
-        std::fs::write(
-            dir.join("etc/vmailbox"),
-            "bob@remote.test bob/Maildir/\nnobody@remote.test nobody/Maildir/\n",
-        )
-        .unwrap();
-        std::fs::create_dir_all(dir.join("etc/sasl")).unwrap();
-        std::fs::write(
-            dir.join("etc/sasl/smtpd.conf"),
-            format!("pwcheck_method: auxprop\nauxprop_plugin: sasldb\nmech_list: PLAIN LOGIN\nsasldb_path: {}/etc/sasl/sasldb2\n", dir.display()),
-        )
-        .unwrap();
-        let db = dir.join("etc/sasl/sasldb2");
-        let mut p = Command::new("saslpasswd2")
-            .args([
-                "-p",
-                "-c",
-                "-f",
-                db.to_str().unwrap(),
-                "-u",
-                "relay.test",
-                "relayuser",
-            ])
-            .stdin(Stdio::piped())
-            .spawn()
-            .expect("saslpasswd2");
-        use std::io::Write;
-        p.stdin
-            .take()
-            .unwrap()
-            .write_all(format!("{password}\n").as_bytes())
-            .unwrap();
-        assert!(p.wait().unwrap().success());
-        let _ = Command::new("chown")
-            .args(["root:postfix", db.to_str().unwrap()])
-            .status();
-        let _ = Command::new("chmod").args(["640", db.to_str().unwrap()]).status();
-    });
-    (pf, relay_port, tls)
+    let (pf, port) = common::postfix::sasl_relay(password, implicit, &t.join("cert.pem"), &t.join("key.pem"));
+    (pf, port, tls)
 }
 
 fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {

@@ -119,7 +119,7 @@ where
             return talk(near, chunks).await;
         }
         let name = ServerName::try_from("mx.example.test").expect("server name");
-        match yubin::queue::client::opportunistic_connector()
+        match yubin::queue::tls::opportunistic_connector()
             .connect(name, near)
             .await
         {

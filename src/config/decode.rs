@@ -694,6 +694,12 @@ fn relay(cx: &mut Cx, node: &KdlNode) -> Option<Relay> {
         .prop(cx, "ca-file")
         .and_then(|v| reader::path(cx, v))
         .map(|p| p.value);
+    let tls_fingerprints: Vec<String> = r
+        .prop_many(cx, "tls-fingerprint")
+        .into_iter()
+        .filter_map(|v| reader::parsed(cx, v, Code::InvalidFingerprint, values::sha256_fingerprint))
+        .map(|f| f.value.1)
+        .collect();
     let spf_include = r
         .prop(cx, "spf-include")
         .and_then(|v| domain_name(cx, v))
@@ -760,6 +766,7 @@ fn relay(cx: &mut Cx, node: &KdlNode) -> Option<Relay> {
         password,
         tls: tls_mode,
         ca_file,
+        tls_fingerprints,
         spf_include,
     })
 }

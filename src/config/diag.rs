@@ -76,6 +76,8 @@ codes! {
     InvalidSocketAddress => "invalid_socket_address",
     /// A URL that yubin cannot use here.
     InvalidUrl => "invalid_url",
+    /// A certificate fingerprint that is not `sha256:` and 64 hex digits.
+    InvalidFingerprint => "invalid_fingerprint",
     /// A password hash that is not an argon2 PHC string.
     InvalidPasswordHash => "invalid_password_hash",
     /// A secret written inline where only `env=` or `file=` references are allowed.

@@ -278,6 +278,8 @@ pub struct Relay {
     pub tls: &'static str,
     /// Extra CA to trust.
     pub ca_file: Option<PathBuf>,
+    /// Pinned certificate fingerprints, `sha256:AB:…`.
+    pub tls_fingerprints: Vec<String>,
     /// The provider's SPF domain.
     pub spf_include: Option<String>,
 }

@@ -619,7 +619,14 @@ pub static RELAY: NodeSpec = NodeSpec {
             "ca-file",
             Ty::Path,
             None,
-            "Trust this CA (PEM) for the relay's certificate.",
+            "Trust the certificates in this PEM file for the relay: a private CA, or the relay's own \
+             certificate (pinned: a self-signed `openssl req -x509` certificate works).",
+        ),
+        many(
+            "tls-fingerprint",
+            Ty::String,
+            "Trust only a relay certificate with this SHA-256 fingerprint (`sha256:AB:CD:…`, as \
+             `openssl x509 -noout -fingerprint -sha256` prints it); repeat it for a rollover.",
         ),
         opt(
             "spf-include",

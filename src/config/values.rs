@@ -204,6 +204,31 @@ pub fn socket_addr(input: &str) -> Result<SocketAddr, String> {
     Ok(addr)
 }
 
+/// A certificate fingerprint: `sha256:` and 32 bytes in hex, colons between them optional
+/// (`openssl x509 -fingerprint -sha256` prints `AB:CD:…`). Returns the digest and its
+/// normal form, `sha256:AB:CD:…`.
+pub fn sha256_fingerprint(input: &str) -> Result<([u8; 32], String), String> {
+    let hint = "expected `sha256:` and 64 hex digits, e.g. what `openssl x509 -noout -fingerprint -sha256 -in cert.pem` prints";
+    let Some(hex) = input
+        .get(..7)
+        .filter(|p| p.eq_ignore_ascii_case("sha256:"))
+        .and_then(|_| input.get(7..))
+    else {
+        return Err(hint.to_owned());
+    };
+    let digits: Vec<u8> = hex.bytes().filter(|b| *b != b':').collect();
+    if digits.len() != 64 || !digits.iter().all(u8::is_ascii_hexdigit) {
+        return Err(hint.to_owned());
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in digits.chunks(2).enumerate() {
+        let text = std::str::from_utf8(pair).map_err(|_| hint.to_owned())?;
+        out[i] = u8::from_str_radix(text, 16).map_err(|_| hint.to_owned())?;
+    }
+    let normal: Vec<String> = out.iter().map(|b| format!("{b:02X}")).collect();
+    Ok((out, format!("sha256:{}", normal.join(":"))))
+}
+
 /// A host (name or IP) and an optional port.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostPort {
@@ -418,6 +443,25 @@ pub fn database(input: &str) -> Result<Database, String> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn fingerprints_with_and_without_colons() {
+        let colons = "sha256:".to_owned() + &["AB"; 32].join(":");
+        let (digest, normal) = sha256_fingerprint(&colons).expect("valid");
+        assert_eq!(digest, [0xAB; 32]);
+        assert_eq!(normal, colons);
+        let bare = "SHA256:".to_owned() + &"ab".repeat(32);
+        assert_eq!(sha256_fingerprint(&bare).expect("valid").1, colons);
+        for bad in [
+            "ab".repeat(32),
+            "sha256:abc".into(),
+            format!("sha1:{}", "ab".repeat(20)),
+            format!("sha256:{}", "zz".repeat(32)),
+        ] {
+            assert!(sha256_fingerprint(&bad).is_err(), "{bad}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -59,6 +59,7 @@ pub fn compile(config: &Config) -> Plan {
                 username: r.username.clone(),
                 password: r.password.as_ref().map(|p| p.value.clone()),
                 ca_file: r.ca_file.as_deref().map(path_str),
+                tls_fingerprints: r.tls_fingerprints.clone(),
                 spf_include: r.spf_include.clone(),
             }),
         },

@@ -289,8 +289,11 @@ pub struct Relay {
     pub username: Option<String>,
     /// AUTH password reference.
     pub password: Option<SecretRef>,
-    /// Extra CA to trust.
+    /// Extra CA to trust, or the relay's own certificate.
     pub ca_file: Option<String>,
+    /// Pinned certificate fingerprints (`sha256:AB:CD:…`); only these are trusted when given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tls_fingerprints: Vec<String>,
     /// The provider's SPF domain, for `yubin dns`.
     pub spf_include: Option<String>,
 }

@@ -13,6 +13,7 @@ pub mod client;
 pub mod dsn;
 pub mod route;
 pub mod store;
+pub mod tls;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;

@@ -362,14 +362,23 @@ pub async fn prepare(plan: &Plan, options: Options) -> Result<Prepared, StartErr
 
 /// The queue's settings from the plan; the relay password is resolved here.
 pub fn queue_config(plan: &Plan) -> Result<QueueConfig, StartError> {
-    use crate::queue::client::{ClientConfig, TlsMode, opportunistic_connector, verifying_connector};
+    use crate::queue::client::{ClientConfig, TlsMode};
+    use crate::queue::tls::{opportunistic_connector, verifying_connector};
     let timeout = Duration::from_secs(60);
     let relay = match &plan.outbound.relay {
         None => None,
         Some(r) => {
             let verifying = || {
-                verifying_connector(r.ca_file.as_deref().map(Path::new))
-                    .map_err(|e| StartError::Unsupported(format!("relay ca-file: {e}")))
+                {
+                    let pins = r
+                        .tls_fingerprints
+                        .iter()
+                        .map(|f| crate::config::values::sha256_fingerprint(f).map(|p| p.0))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|e| StartError::Unsupported(format!("relay tls-fingerprint: {e}")))?;
+                    verifying_connector(r.ca_file.as_deref().map(Path::new), &pins)
+                }
+                .map_err(|e| StartError::Unsupported(format!("relay ca-file: {e}")))
             };
             let tls = match r.tls.as_str() {
                 "required" => TlsMode::Required(verifying()?),

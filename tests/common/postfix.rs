@@ -2,7 +2,7 @@
 //! benchmarks: its own config, queue and log; started with `postfix -c DIR start`.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -167,4 +167,85 @@ impl Drop for Postfix {
                 .status();
         }
     }
+}
+
+/// A Postfix relay on a port of its own that accepts mail for remote.test (bob@, nobody@) only
+/// from SASL-authenticated clients over TLS (user relayuser@relay.test, `password`), with the
+/// certificate `cert` and key `key`, delivering into Maildirs under `vmail/`. `implicit`: TLS
+/// from the first byte (port 465 style) instead of STARTTLS.
+pub fn sasl_relay(password: &str, implicit: bool, cert: &Path, key: &Path) -> (Postfix, u16) {
+    let relay_port = free_port();
+    let main = format!(
+        "virtual_mailbox_domains = remote.test
+virtual_mailbox_base = {{DIR}}/vmail
+virtual_mailbox_maps = texthash:{{DIR}}/etc/vmailbox
+virtual_minimum_uid = 100
+virtual_uid_maps = static:65534
+virtual_gid_maps = static:65534
+smtpd_sasl_type = cyrus
+smtpd_sasl_path = smtpd
+smtpd_sasl_security_options = noanonymous
+smtpd_sasl_local_domain = relay.test
+smtpd_tls_cert_file = {cert}
+smtpd_tls_key_file = {key}
+smtpd_tls_security_level = may
+smtpd_tls_auth_only = yes
+smtpd_tls_loglevel = 1
+",
+        cert = cert.display(),
+        key = key.display(),
+    );
+    let master = format!(
+        "127.0.0.1:{relay_port} inet n - n - - smtpd
+  -o smtpd_tls_security_level=encrypt
+  -o smtpd_tls_wrappermode={wrapper}
+  -o smtpd_sasl_auth_enable=yes
+  -o mynetworks=
+  -o smtpd_client_restrictions=permit_sasl_authenticated,reject
+",
+        wrapper = if implicit { "yes" } else { "no" }
+    );
+    let pf = Postfix::start_with(&main, &master, |dir| {
+        std::fs::create_dir_all(dir.join("vmail")).unwrap();
+        let _ = Command::new("chown")
+            .args(["65534:65534", &dir.join("vmail").display().to_string()])
+            .status();
+        std::fs::write(
+            dir.join("etc/vmailbox"),
+            "bob@remote.test bob/Maildir/\nnobody@remote.test nobody/Maildir/\n",
+        )
+        .unwrap();
+        std::fs::create_dir_all(dir.join("etc/sasl")).unwrap();
+        std::fs::write(
+            dir.join("etc/sasl/smtpd.conf"),
+            format!("pwcheck_method: auxprop\nauxprop_plugin: sasldb\nmech_list: PLAIN LOGIN\nsasldb_path: {}/etc/sasl/sasldb2\n", dir.display()),
+        )
+        .unwrap();
+        let db = dir.join("etc/sasl/sasldb2");
+        let mut p = Command::new("saslpasswd2")
+            .args([
+                "-p",
+                "-c",
+                "-f",
+                db.to_str().unwrap(),
+                "-u",
+                "relay.test",
+                "relayuser",
+            ])
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("saslpasswd2");
+        use std::io::Write;
+        p.stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{password}\n").as_bytes())
+            .unwrap();
+        assert!(p.wait().unwrap().success());
+        let _ = Command::new("chown")
+            .args(["root:postfix", db.to_str().unwrap()])
+            .status();
+        let _ = Command::new("chmod").args(["640", db.to_str().unwrap()]).status();
+    });
+    (pf, relay_port)
 }
