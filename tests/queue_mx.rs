@@ -298,6 +298,17 @@ domain "implicit.test" {{
         bounces.contains("Final-Recipient: rfc822; x@nowhere.test") && bounces.contains("does not exist"),
         "{bounces}"
     );
+    // Precise status codes (RFC 3463): a bad destination domain, a domain taking no mail.
+    let status_of = |rcpt: &str| {
+        bounces
+            .split("----")
+            .find(|b| b.contains(&format!("Final-Recipient: rfc822; {rcpt}")))
+            .and_then(|b| b.lines().find_map(|l| l.strip_prefix("Status: ")).map(str::trim))
+            .map(str::to_owned)
+    };
+    assert_eq!(status_of("x@nowhere.test").as_deref(), Some("5.1.2"), "{bounces}");
+    assert_eq!(status_of("x@nullmx.test").as_deref(), Some("5.1.10"), "{bounces}");
+    assert_eq!(status_of("nobody@b.test").as_deref(), Some("5.1.1"), "{bounces}");
     drop(dns);
 }
 

@@ -892,6 +892,12 @@ fn limits(cx: &mut Cx, node: &KdlNode) -> Limits {
     if let Some(d) = &retry_max {
         l.retry_max = d.value;
     }
+    if let Some(d) = r
+        .prop(cx, "delay-warning")
+        .and_then(|v| duration(cx, v, 0, 30 * 86_400))
+    {
+        l.delay_warning = d.value;
+    }
     if l.retry_min > l.retry_max {
         let span = retry_min
             .as_ref()

@@ -311,6 +311,8 @@ pub struct Limits {
     pub retry_min: u64,
     /// Longest retry delay, seconds.
     pub retry_max: u64,
+    /// A sender who asked for NOTIFY=DELAY hears once after this many seconds, 0: never.
+    pub delay_warning: u64,
     /// Outbound connections in total.
     pub outbound_connections: u32,
     /// Outbound connections per destination.
@@ -332,6 +334,7 @@ impl Default for Limits {
             queue_lifetime: 5 * 86_400,
             retry_min: 300,
             retry_max: 4 * 3600,
+            delay_warning: 4 * 3600,
             outbound_connections: 100,
             outbound_per_destination: 20,
         }

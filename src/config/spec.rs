@@ -819,6 +819,13 @@ pub static LIMITS: NodeSpec = NodeSpec {
             Some("4h"),
             "The longest delay between two delivery attempts.",
         ),
+        opt(
+            "delay-warning",
+            Ty::Duration,
+            Some("4h"),
+            "When a sender who asked for delay reports (RFC 3461 NOTIFY=DELAY) hears, once, that \
+             a message is still being retried; `0s`: never.",
+        ),
     ],
     children: &[&CONNECTIONS, &SEND_RATE, &AUTH_FAILURES, &OUTBOUND_CONNECTIONS],
     repeat: false,

@@ -352,6 +352,7 @@ fn limits(l: &cfg::Limits) -> Limits {
         queue_lifetime_seconds: l.queue_lifetime,
         retry_min_seconds: l.retry_min,
         retry_max_seconds: l.retry_max,
+        delay_warning_seconds: l.delay_warning,
         outbound_connections: l.outbound_connections,
         outbound_per_destination: l.outbound_per_destination,
     }

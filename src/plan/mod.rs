@@ -362,6 +362,9 @@ pub struct Limits {
     pub retry_min_seconds: u64,
     /// Longest retry delay in seconds.
     pub retry_max_seconds: u64,
+    /// Seconds after which a sender who asked for NOTIFY=DELAY gets one delay report; 0: never.
+    #[serde(default)]
+    pub delay_warning_seconds: u64,
     /// Outbound connections in total.
     pub outbound_connections: u32,
     /// Outbound connections per destination.

@@ -166,6 +166,37 @@ pub struct Capabilities {
     pub size: Option<u64>,
     /// AUTH mechanisms.
     pub auth: Vec<String>,
+    /// DSN (RFC 3461): the server takes over delivery reports.
+    pub dsn: bool,
+}
+
+/// The RFC 3461 parameters of a message, passed on to a server that offers DSN.
+#[derive(Debug, Clone, Default)]
+pub struct DsnParams {
+    /// `RET=FULL|HDRS`.
+    pub ret: Option<String>,
+    /// `ENVID`, decoded (xtext-encoded again when sent).
+    pub envid: Option<String>,
+    /// Per recipient, in order: `NOTIFY` and `ORCPT` (as received, already xtext).
+    pub recipients: Vec<(Option<String>, Option<String>)>,
+}
+
+/// RFC 3461 §4: `xtext = *( xchar / hexchar )`: `+`, `=`, controls, space and non-ASCII as `+XX`.
+fn xtext(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if (b'!'..=b'~').contains(&b) && b != b'+' && b != b'=' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("+{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A NOTIFY or ORCPT value as received is sent on only if it is plain printable ASCII.
+fn safe_param(v: &str) -> bool {
+    !v.is_empty() && v.len() <= 500 && v.bytes().all(|b| (b'!'..=b'~').contains(&b))
 }
 
 /// One recipient's outcome.
@@ -317,6 +348,7 @@ impl Connection {
                 "8BITMIME" => caps.eightbit = true,
                 "SMTPUTF8" => caps.smtputf8 = true,
                 "SIZE" => caps.size = words.get(i + 1).and_then(|n| n.parse().ok()),
+                "DSN" => caps.dsn = true,
                 "AUTH" => {
                     caps.auth = words[i + 1..]
                         .iter()
@@ -485,6 +517,18 @@ impl Connection {
         rcpts: &[String],
         message: &[u8],
     ) -> Result<Vec<Outcome>, ClientError> {
+        self.send_with(from, rcpts, message, &DsnParams::default()).await
+    }
+
+    /// [`Connection::send`] with the message's DSN parameters, which go along when the server
+    /// offers DSN (RFC 3461 §4: it then reports in our place).
+    pub async fn send_with(
+        &mut self,
+        from: &str,
+        rcpts: &[String],
+        message: &[u8],
+        dsn: &DsnParams,
+    ) -> Result<Vec<Outcome>, ClientError> {
         self.clean = false;
         let needs_utf8 = !is_ascii(from) || rcpts.iter().any(|r| !is_ascii(r));
         if needs_utf8 && !self.caps.smtputf8 {
@@ -510,11 +554,38 @@ impl Connection {
         if needs_utf8 {
             mail.push_str(" SMTPUTF8");
         }
+        let rcpt_lines: Vec<String> = rcpts
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let mut line = format!("RCPT TO:<{r}>");
+                if self.caps.dsn
+                    && let Some((notify, orcpt)) = dsn.recipients.get(i)
+                {
+                    if let Some(n) = notify.as_deref().filter(|n| safe_param(n)) {
+                        line.push_str(&format!(" NOTIFY={n}"));
+                    }
+                    if let Some(o) = orcpt.as_deref().filter(|o| safe_param(o)) {
+                        line.push_str(&format!(" ORCPT={o}"));
+                    }
+                }
+                line
+            })
+            .collect();
+        if self.caps.dsn {
+            if let Some(ret) = dsn.ret.as_deref().filter(|r| matches!(*r, "FULL" | "HDRS")) {
+                mail.push_str(&format!(" RET={ret}"));
+            }
+            if let Some(envid) = &dsn.envid {
+                mail.push_str(&format!(" ENVID={}", xtext(envid)));
+            }
+        }
         let mut rcpt_replies = Vec::with_capacity(rcpts.len());
         if self.caps.pipelining {
             let mut batch = format!("{mail}\r\n");
-            for r in rcpts {
-                batch.push_str(&format!("RCPT TO:<{r}>\r\n"));
+            for line in &rcpt_lines {
+                batch.push_str(line);
+                batch.push_str("\r\n");
             }
             self.write(batch.as_bytes()).await?;
             let mail_reply = self.read_reply().await?;
@@ -534,8 +605,8 @@ impl Connection {
                 let _ = self.reset().await;
                 return Err(e);
             }
-            for r in rcpts {
-                self.write(format!("RCPT TO:<{r}>\r\n").as_bytes()).await?;
+            for line in &rcpt_lines {
+                self.write(format!("{line}\r\n").as_bytes()).await?;
                 rcpt_replies.push(self.read_reply().await?);
             }
         }
@@ -603,6 +674,14 @@ impl Connection {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn xtext_escapes_what_it_must() {
+        assert_eq!(xtext("abc-123@x"), "abc-123@x");
+        assert_eq!(xtext("a+b=c d"), "a+2Bb+3Dc+20d");
+        assert_eq!(xtext("é"), "+C3+A9");
+        assert!(safe_param("rfc822;bob@x.test") && !safe_param("a b") && !safe_param(""));
+    }
 
     #[test]
     fn dot_stuffing() {

@@ -25,7 +25,8 @@ use hickory_resolver::TokioResolver;
 use tokio::sync::{Notify, Semaphore, watch};
 use tracing::{debug, info, warn};
 
-use self::client::{ClientConfig, ClientError, Connection, Outcome, TlsMode};
+use self::client::{ClientConfig, ClientError, Connection, DsnParams, Outcome, TlsMode};
+use self::dsn::Action;
 use self::route::Hops;
 use self::store::{Due, NewMessage, NewRecipient, QueueError, QueueStore, Status, Update, now};
 use crate::delivery::{Resolution, Routing};
@@ -64,6 +65,8 @@ pub struct QueueConfig {
     pub retry_min: i64,
     /// Longest retry delay in seconds.
     pub retry_max: i64,
+    /// Seconds after which NOTIFY=DELAY recipients get one delay report; 0: never.
+    pub delay_warning: i64,
     /// Outbound connections in total.
     pub max_connections: usize,
     /// Outbound connections per destination.
@@ -195,6 +198,7 @@ impl Queue {
                 orcpt: r.orcpt.clone(),
                 ret: msg.ret.clone(),
                 envid: msg.envid.clone(),
+                delay_warned: false,
             })
             .collect();
         self.schedule(due);
@@ -329,9 +333,20 @@ impl Queue {
             };
             let rcpts: Vec<String> = job.recipients.iter().map(|r| r.address.clone()).collect();
             let remote = c.remote.clone();
-            match c.send(&job.sender, &rcpts, &body).await {
+            let dsn = DsnParams {
+                ret: job.recipients.first().and_then(|r| r.ret.clone()),
+                envid: job.recipients.first().and_then(|r| r.envid.clone()),
+                recipients: job
+                    .recipients
+                    .iter()
+                    .map(|r| (r.notify.clone(), r.orcpt.clone()))
+                    .collect(),
+            };
+            match c.send_with(&job.sender, &rcpts, &body, &dsn).await {
                 Ok(outcomes) => {
-                    self.finish(job, outcomes, Some(&remote), &body).await;
+                    // A server that offers DSN reports on from here (RFC 3461 §4.2).
+                    let passed_on = c.caps.dsn;
+                    self.finish(job, outcomes, Some(&remote), &body, passed_on).await;
                     if !c.reusable() {
                         conn = None;
                     }
@@ -451,17 +466,33 @@ impl Queue {
         let body = tokio::fs::read(self.store.path(&job.message_id))
             .await
             .unwrap_or_default();
-        self.finish(job, outcomes, remote, &body).await;
+        self.finish(job, outcomes, remote, &body, false).await;
     }
 
-    async fn finish(&self, job: Job, outcomes: Vec<Outcome>, remote: Option<&str>, body: &[u8]) {
+    /// Records what happened to a job's recipients, logs it, and reports to the sender what
+    /// it asked to hear: failures, a delay past `delay_warning` (once), and successes that no
+    /// further server will report (`passed_on`: the next hop took DSN over).
+    async fn finish(
+        &self,
+        job: Job,
+        outcomes: Vec<Outcome>,
+        remote: Option<&str>,
+        body: &[u8],
+        passed_on: bool,
+    ) {
         let mut updates = Vec::with_capacity(outcomes.len());
         let mut failures = Vec::new();
+        let mut relayed = Vec::new();
+        let mut delayed = Vec::new();
         // What to log once the results are recorded: (event, recipient, detail, retry in s).
         let mut events: Vec<(&str, &Due, String, Option<i64>)> = Vec::with_capacity(outcomes.len());
         for (r, o) in job.recipients.iter().zip(outcomes) {
+            let mut delay_warned = false;
             let status = match o {
                 Outcome::Delivered(reply) => {
+                    if !passed_on && Action::Relayed.wanted(r.notify.as_deref()) {
+                        relayed.push((r.clone(), reply.to_string()));
+                    }
                     events.push(("delivered", r, reply.to_string(), None));
                     Status::Delivered
                 }
@@ -472,6 +503,11 @@ impl Queue {
                 }
                 Outcome::Deferred(why) => match self.retry_at(r) {
                     Some(at) => {
+                        let late = self.cfg.delay_warning > 0 && now() >= r.created + self.cfg.delay_warning;
+                        if late && !r.delay_warned && Action::Delayed.wanted(r.notify.as_deref()) {
+                            delayed.push((r.clone(), why.clone()));
+                            delay_warned = true;
+                        }
                         events.push(("deferred", r, why.clone(), Some(at - now())));
                         Status::Deferred(at, why)
                     }
@@ -487,6 +523,7 @@ impl Queue {
                 message_id: r.message_id.clone(),
                 idx: r.idx,
                 status,
+                delay_warned,
             });
         }
         if let Err(e) = self.store.update(updates).await {
@@ -506,43 +543,70 @@ impl Queue {
             }
         }
         self.release(&job);
-        if !failures.is_empty() {
-            self.bounce(&job, &failures, remote, body).await;
+        for (action, list) in [
+            (Action::Failed, failures),
+            (Action::Delayed, delayed),
+            (Action::Relayed, relayed),
+        ] {
+            if !list.is_empty() {
+                self.report(&job, action, &list, remote, body).await;
+            }
         }
     }
 
-    async fn bounce(&self, job: &Job, failures: &[(Due, String)], remote: Option<&str>, body: &[u8]) {
+    /// Sends the sender a report on `list` (recipients and what was said), for those whose
+    /// NOTIFY asks for it.
+    async fn report(
+        &self,
+        job: &Job,
+        action: Action,
+        list: &[(Due, String)],
+        remote: Option<&str>,
+        body: &[u8],
+    ) {
         if job.sender.is_empty() {
-            info!(id = %job.message_id, "not bouncing a bounce");
+            info!(id = %job.message_id, "no report on a report");
             return;
         }
-        let notify_failure = |d: &Due| d.notify.as_deref().is_none_or(|n| n.contains("FAILURE"));
-        let list: Vec<dsn::Failure> = failures
+        let entries: Vec<dsn::Entry> = list
             .iter()
-            .filter(|(d, _)| notify_failure(d))
-            .map(|(d, why)| dsn::Failure {
+            .filter(|(d, _)| action.wanted(d.notify.as_deref()))
+            .map(|(d, why)| dsn::Entry {
                 recipient: d.address.clone(),
                 orcpt: d.orcpt.clone(),
                 diagnostic: why.clone(),
                 remote_mta: remote.map(str::to_owned),
             })
             .collect();
-        if list.is_empty() {
+        let Some((first, _)) = list.first() else { return };
+        if entries.is_empty() {
             return;
         }
-        let first = &failures[0].0;
-        let arrival = UNIX_EPOCH + Duration::from_secs(first.created.max(0) as u64);
-        let ret_full = first.ret.as_deref() == Some("FULL");
-        let report = dsn::bounce(
-            &self.cfg.hostname,
-            &job.message_id,
-            &job.sender,
-            body,
-            &list,
-            ret_full,
-            first.envid.as_deref(),
-            arrival,
-        );
+        let report = dsn::report(&dsn::Report {
+            hostname: &self.cfg.hostname,
+            id: &job.message_id,
+            sender: &job.sender,
+            original: body,
+            action,
+            entries: &entries,
+            ret_full: first.ret.as_deref() == Some("FULL"),
+            envid: first.envid.as_deref(),
+            arrival: UNIX_EPOCH + Duration::from_secs(first.created.max(0) as u64),
+            retry_until: Some(
+                UNIX_EPOCH + Duration::from_secs((first.created + self.cfg.lifetime).max(0) as u64),
+            ),
+        });
+        self.send_report(&job.message_id, &job.sender, report).await;
+    }
+
+    /// Delivers a report to `sender`: into its mailboxes when it is local, else through the
+    /// queue with the null sender (a report is never reported on).
+    pub async fn send_report(&self, message_id: &str, sender: &str, report: Vec<u8>) {
+        let job = Job {
+            message_id: message_id.to_owned(),
+            sender: sender.to_owned(),
+            recipients: Vec::new(),
+        };
         let Some((local, domain)) = job.sender.rsplit_once('@') else {
             return;
         };
@@ -563,12 +627,12 @@ impl Queue {
                     })
                     .collect();
                 match self.maildir.deliver(Arc::new(msg), targets).await {
-                    Ok(_) => info!(id = %job.message_id, to = %job.sender, "bounce delivered locally"),
-                    Err(e) => warn!(id = %job.message_id, error = %e, "cannot deliver the bounce"),
+                    Ok(_) => info!(id = %job.message_id, to = %job.sender, "report delivered locally"),
+                    Err(e) => warn!(id = %job.message_id, error = %e, "cannot deliver the report"),
                 }
             }
             Resolution::Unknown => {
-                warn!(id = %job.message_id, sender = %job.sender, "bounce to an unknown local sender dropped")
+                warn!(id = %job.message_id, sender = %job.sender, "report to an unknown local sender dropped")
             }
             Resolution::Remote => {
                 let msg = NewMessage {
@@ -587,10 +651,10 @@ impl Queue {
                 // Stored only; the poller delivers it like any other queued message.
                 match self.store.enqueue(&msg, Arc::new(report)).await {
                     Ok(()) => {
-                        info!(id = %job.message_id, bounce = %id, to = %job.sender, "bounce queued");
+                        info!(id = %job.message_id, report = %id, to = %job.sender, "report queued");
                         self.wake.notify_one();
                     }
-                    Err(e) => warn!(id = %job.message_id, error = %e, "cannot queue the bounce"),
+                    Err(e) => warn!(id = %job.message_id, error = %e, "cannot queue the report"),
                 }
             }
         }

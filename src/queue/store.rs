@@ -66,6 +66,8 @@ pub struct Update {
     pub idx: i64,
     /// New state.
     pub status: Status,
+    /// A delay report went out for this recipient (sent once).
+    pub delay_warned: bool,
 }
 
 /// A recipient that is due for delivery.
@@ -93,6 +95,8 @@ pub struct Due {
     pub ret: Option<String>,
     /// RFC 3461 ENVID.
     pub envid: Option<String>,
+    /// A delay report was sent already.
+    pub delay_warned: bool,
 }
 
 enum Op {
@@ -225,7 +229,7 @@ impl QueueStore {
     pub async fn due(&self, now: i64, limit: i64) -> Result<Vec<Due>, QueueError> {
         let rows = sqlx::query(
             "SELECT r.message_id, r.idx, r.address, r.domain, r.attempts, r.notify, r.orcpt,
-                    m.sender, m.created, m.ret, m.envid
+                    r.delay_warned, m.sender, m.created, m.ret, m.envid
              FROM queue_recipients r JOIN queue_messages m ON m.id = r.message_id
              WHERE r.status = 'pending' AND r.next_attempt <= ?
              ORDER BY r.next_attempt, r.message_id, r.idx LIMIT ?",
@@ -249,6 +253,7 @@ impl QueueStore {
                 created: r.get("created"),
                 ret: r.get("ret"),
                 envid: r.get("envid"),
+                delay_warned: r.get::<i64, _>("delay_warned") != 0,
             })
             .collect())
     }
@@ -295,12 +300,14 @@ async fn apply(
                 };
                 sqlx::query(
                     "UPDATE queue_recipients SET status = ?, attempts = attempts + 1,
-                         next_attempt = coalesce(?, next_attempt), last_error = coalesce(?, last_error)
+                         next_attempt = coalesce(?, next_attempt), last_error = coalesce(?, last_error),
+                         delay_warned = max(delay_warned, ?)
                      WHERE message_id = ? AND idx = ?",
                 )
                 .bind(status)
                 .bind(next)
                 .bind(error)
+                .bind(i64::from(u.delay_warned))
                 .bind(&u.message_id)
                 .bind(u.idx)
                 .execute(&mut *tx)

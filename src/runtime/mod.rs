@@ -422,6 +422,7 @@ pub fn queue_config(plan: &Plan) -> Result<QueueConfig, StartError> {
         lifetime: plan.limits.queue_lifetime_seconds as i64,
         retry_min: plan.limits.retry_min_seconds as i64,
         retry_max: plan.limits.retry_max_seconds as i64,
+        delay_warning: plan.limits.delay_warning_seconds as i64,
         max_connections: plan.limits.outbound_connections as usize,
         per_destination: plan.limits.outbound_per_destination as usize,
     })

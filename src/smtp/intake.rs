@@ -75,6 +75,47 @@ pub fn expand(svc: &Services, routing: &Routing, route: &Route, declared: u64) -
     Ok(Expansion { mailboxes, forwards })
 }
 
+/// After a local delivery: the report the sender asked for with NOTIFY=SUCCESS (RFC 3461 §4.1)
+/// for `recipients` (address, ORCPT), sent through the queue's report path. Nothing for the
+/// null sender or without a queue.
+pub async fn report_delivered(
+    svc: &Services,
+    id: &str,
+    sender: &str,
+    params: &crate::smtp::parse::MailParams,
+    recipients: &[(String, Option<String>)],
+    original: &[u8],
+) {
+    use crate::queue::dsn::{Action, Entry, Report, report};
+    let Some(queue) = &svc.queue else { return };
+    if sender.is_empty() || recipients.is_empty() {
+        return;
+    }
+    let entries: Vec<Entry> = recipients
+        .iter()
+        .map(|(address, orcpt)| Entry {
+            recipient: address.clone(),
+            orcpt: orcpt.clone(),
+            diagnostic: String::new(),
+            remote_mta: None,
+        })
+        .collect();
+    let now = std::time::SystemTime::now();
+    let bytes = report(&Report {
+        hostname: &svc.hostname,
+        id,
+        sender,
+        original,
+        action: Action::Delivered,
+        entries: &entries,
+        ret_full: params.ret.as_deref() == Some("FULL"),
+        envid: params.envid.as_deref(),
+        arrival: now,
+        retry_until: None,
+    });
+    queue.send_report(id, sender, bytes).await;
+}
+
 /// Writes `message` into the Maildir of each of `mailboxes` (into `folder`, e.g. `.Junk`, when
 /// given). When this returns `Ok` every copy is on disk, fsynced with its folder.
 pub async fn deliver_local(

@@ -48,6 +48,8 @@ struct Txn {
     rcpts: Vec<String>,
     mailboxes: Vec<String>,
     remote: Vec<NewRecipient>,
+    /// Local recipients whose NOTIFY asks for SUCCESS: (address, ORCPT).
+    report_delivered: Vec<(String, Option<String>)>,
     chunks: Option<(ChunkReader, Body)>,
     started: Instant,
     /// When the message body must have arrived in full (set at DATA or the first BDAT).
@@ -499,6 +501,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             rcpts: Vec::new(),
             mailboxes: Vec::new(),
             remote: Vec::new(),
+            report_delivered: Vec::new(),
             chunks: None,
             started: Instant::now(),
             data_deadline: None,
@@ -588,6 +591,10 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             return Err(reply::mail_first());
         };
         txn.rcpts.push(path.to_address());
+        if !mailboxes.is_empty() && crate::queue::dsn::Action::Delivered.wanted(params.notify.as_deref()) {
+            txn.report_delivered
+                .push((path.to_address(), params.orcpt.clone()));
+        }
         for m in mailboxes {
             if !txn.mailboxes.contains(&m) {
                 txn.mailboxes.push(m);
@@ -872,6 +879,16 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                 warn!(id = %txn.id, error = %e, "delivery to Maildir failed");
                 return Err(reply::local_error());
             }
+            let sender = txn.from.to_address();
+            intake::report_delivered(
+                &self.svc,
+                &txn.id,
+                &sender,
+                &txn.params,
+                &txn.report_delivered,
+                &body,
+            )
+            .await;
         }
         drop(body);
         if let (Some(q), Some(queue)) = (queued, &self.svc.queue) {

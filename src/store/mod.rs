@@ -29,6 +29,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
         8,
         include_str!("../../schema/migrations/0008_structure_cache.sql"),
     ),
+    (9, include_str!("../../schema/migrations/0009_delay_reports.sql")),
 ];
 
 /// Why the database could not be used.
