@@ -6,12 +6,10 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::TempDir;
 use common::server::{Yubin, free_port, have, python, standard_config};
+use common::sink::Sink;
 
 fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
@@ -19,45 +17,6 @@ fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-/// smtp-sink on `port`, dumping each message (with X-Mail-Args and X-Rcpt-Args) into `dump`.
-struct Sink(std::process::Child);
-
-impl Sink {
-    fn start(port: u16, dump: &Path, extra: &[&str]) -> Sink {
-        let _ = Command::new("chown").arg("postfix").arg(dump).status();
-        let child = Command::new("smtp-sink")
-            .args(["-u", "postfix", "-d", &format!("{}/%M.", dump.display())])
-            .args(extra)
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("64")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("smtp-sink");
-        wait_for("smtp-sink", Duration::from_secs(5), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        Sink(child)
-    }
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn dumped(dump: &Path) -> Vec<String> {
-    std::fs::read_dir(dump)
-        .map(|d| {
-            d.flatten()
-                .filter_map(|e| std::fs::read_to_string(e.path()).ok())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 fn relay_config(port: u16, extra: &str) -> String {
@@ -106,8 +65,7 @@ fn dsn_parameters_go_on_to_a_relay_that_offers_dsn() {
         return;
     }
     let port = free_port();
-    let dump = TempDir::new("sink");
-    let _sink = Sink::start(port, &dump.0, &[]);
+    let sink = Sink::start(port, &[]);
     let y = Yubin::start(&relay_config(port, ""));
     send(
         y.ports.submission,
@@ -116,9 +74,9 @@ fn dsn_parameters_go_on_to_a_relay_that_offers_dsn() {
         &["NOTIFY=SUCCESS,DELAY", "ORCPT=rfc822;bob@remote.example"],
     );
     wait_for("the message at the sink", Duration::from_secs(20), || {
-        !dumped(&dump.0).is_empty()
+        !sink.messages().is_empty()
     });
-    let m = &dumped(&dump.0)[0];
+    let m = &sink.messages()[0];
     assert!(
         m.contains("X-Mail-Args: <alice@example.test> RET=HDRS ENVID=order+2B42"),
         "{m}"
@@ -142,8 +100,7 @@ fn a_relay_without_dsn_earns_a_relayed_report() {
         return;
     }
     let port = free_port();
-    let dump = TempDir::new("sink");
-    let _sink = Sink::start(port, &dump.0, &["-N"]);
+    let sink = Sink::start(port, &["-N"]);
     let y = Yubin::start(&relay_config(port, ""));
     send(
         y.ports.submission,
@@ -154,7 +111,7 @@ fn a_relay_without_dsn_earns_a_relayed_report() {
     wait_for("the relayed report", Duration::from_secs(20), || {
         !reports(&y, "relayed").is_empty()
     });
-    let m = &dumped(&dump.0)[0];
+    let m = &sink.messages()[0];
     assert!(
         m.contains("X-Mail-Args: <alice@example.test>\n"),
         "no DSN parameters to a non-DSN server: {m}"
@@ -175,9 +132,8 @@ fn notify_delay_brings_one_delay_report_and_never_silences_the_bounce() {
         return;
     }
     let port = free_port();
-    let dump = TempDir::new("sink");
     // 450 for every RCPT: deferred again and again.
-    let _sink = Sink::start(port, &dump.0, &["-r", "RCPT"]);
+    let _sink = Sink::start(port, &["-r", "RCPT"]);
     let y = Yubin::start(&relay_config(port, ""));
     send(
         y.ports.submission,
@@ -201,8 +157,7 @@ fn notify_delay_brings_one_delay_report_and_never_silences_the_bounce() {
 
     // NOTIFY=NEVER: a failure is not reported.
     let port2 = free_port();
-    let dump2 = TempDir::new("sink2");
-    let _sink2 = Sink::start(port2, &dump2.0, &["-f", "RCPT"]);
+    let _sink2 = Sink::start(port2, &["-f", "RCPT"]);
     let y2 = Yubin::start(&relay_config(port2, ""));
     send(
         y2.ports.submission,

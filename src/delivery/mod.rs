@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use crate::plan::{Plan, Route};
 
+pub mod srs;
+
 /// A mailbox as delivery needs it.
 #[derive(Debug, Clone)]
 pub struct MailboxInfo {

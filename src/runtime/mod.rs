@@ -307,6 +307,10 @@ pub async fn prepare(plan: &Plan, options: Options) -> Result<Prepared, StartErr
         what: format!("preparing {}", spool_dir.display()),
         source: e,
     })?;
+    let srs = crate::delivery::srs::Srs::load_or_create(&data_dir).map_err(|e| StartError::Io {
+        what: format!("reading {}", data_dir.join("srs.key").display()),
+        source: e,
+    })?;
     let services = Arc::new(Services {
         hostname: plan.hostname.clone(),
         routing,
@@ -351,6 +355,7 @@ pub async fn prepare(plan: &Plan, options: Options) -> Result<Prepared, StartErr
         scanner: crate::scan::Scanner::from_plan(plan),
         webhook,
         spool: Arc::new(spool),
+        srs: Arc::new(srs),
     });
     Ok(Prepared {
         services,

@@ -125,6 +125,8 @@ pub struct Services {
     pub webhook: Option<crate::http::webhook::Webhook>,
     /// Message bodies being received (on disk past a few hundred KiB).
     pub spool: Arc<spool::Spool>,
+    /// The sender rewriting of forwarded mail.
+    pub srs: Arc<crate::delivery::srs::Srs>,
 }
 
 impl std::fmt::Debug for Services {

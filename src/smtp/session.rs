@@ -23,6 +23,7 @@ use super::spool::Body;
 use super::{ListenerInfo, Services};
 use crate::auth::Login;
 use crate::delivery::Resolution;
+use crate::delivery::srs::Srs;
 use crate::plan::SmtpRole;
 use crate::queue::store::{NewMessage, NewRecipient};
 use crate::scan::{Rejection, Verdict};
@@ -50,6 +51,9 @@ struct Txn {
     remote: Vec<NewRecipient>,
     /// Local recipients whose NOTIFY asks for SUCCESS: (address, ORCPT).
     report_delivered: Vec<(String, Option<String>)>,
+    /// The local domain of the first alias that forwards outside: forwarded copies of a
+    /// stranger's message leave with an SRS sender at it.
+    forwarded_via: Option<String>,
     chunks: Option<(ChunkReader, Body)>,
     started: Instant,
     /// When the message body must have arrived in full (set at DATA or the first BDAT).
@@ -502,6 +506,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             mailboxes: Vec::new(),
             remote: Vec::new(),
             report_delivered: Vec::new(),
+            forwarded_via: None,
             chunks: None,
             started: Instant::now(),
             data_deadline: None,
@@ -525,6 +530,37 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
         }
     }
 
+    /// A recipient that is an SRS address of ours: a bounce (or reply) to a forwarded message,
+    /// sent on to the original sender when the address is genuine and recent.
+    fn rcpt_srs(&mut self, path: &Path, params: &RcptParams) -> Result<(), Reply> {
+        let original = match self.svc.srs.reverse(&path.local) {
+            Ok(a) => a,
+            Err(e) => {
+                info!(rcpt = %path.to_address(), error = %e, "SRS address refused");
+                return Err(reply::no_such_user());
+            }
+        };
+        let Some((_, domain)) = original.rsplit_once('@') else {
+            return Err(reply::no_such_user());
+        };
+        if self.svc.queue.is_none() {
+            return Err(reply::queue_unavailable());
+        }
+        let r = Self::remote_recipient(&original, &domain.to_ascii_lowercase(), params);
+        let Some(txn) = &mut self.txn else {
+            return Err(reply::mail_first());
+        };
+        txn.rcpts.push(path.to_address());
+        if !txn
+            .remote
+            .iter()
+            .any(|x| x.address.eq_ignore_ascii_case(&r.address))
+        {
+            txn.remote.push(r);
+        }
+        Ok(())
+    }
+
     fn rcpt(&mut self, path: &Path, params: RcptParams) -> Result<(), Reply> {
         let Some(txn) = &self.txn else {
             return Err(reply::mail_first());
@@ -546,6 +582,9 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                 None => Resolution::Unknown,
             },
             Some(Domain::Literal(_)) => Resolution::Remote,
+            Some(Domain::Name(d)) if routing.is_local_domain(d) && Srs::is_srs(&path.local) => {
+                return self.rcpt_srs(path, &params);
+            }
             Some(Domain::Name(d)) => routing.resolve(&path.local, d),
         };
         let mut remote = Vec::new();
@@ -580,6 +619,11 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             Resolution::Local(route) => match intake::expand(&self.svc, &routing, route, declared) {
                 Ok(e) => {
                     remote = e.forwards;
+                    if !remote.is_empty()
+                        && let (Some(Domain::Name(d)), Some(txn)) = (&path.domain, &mut self.txn)
+                    {
+                        txn.forwarded_via.get_or_insert_with(|| d.clone());
+                    }
                     e.mailboxes
                 }
                 Err(Refusal::Disabled) => return Err(reply::mailbox_disabled()),
@@ -894,7 +938,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
         if let (Some(q), Some(queue)) = (queued, &self.svc.queue) {
             let msg = NewMessage {
                 id: txn.id.clone(),
-                sender: txn.from.to_address(),
+                sender: self.queued_sender(txn),
                 recipients: txn.remote.clone(),
                 envid: txn.params.envid.clone(),
                 ret: txn.params.ret.clone(),
@@ -909,6 +953,29 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             summary.push_str(&format!("queued={}", txn.remote.len()));
         }
         Ok(summary)
+    }
+
+    /// The envelope sender the queued copy leaves with: a stranger's address is rewritten
+    /// with SRS when an alias of ours forwards the message (its SPF would fail at the
+    /// destination); our own senders and the null sender stay as they are.
+    fn queued_sender(&self, txn: &Txn) -> String {
+        let sender = txn.from.to_address();
+        let Some(via) = &txn.forwarded_via else {
+            return sender;
+        };
+        let foreign = sender
+            .rsplit_once('@')
+            .is_some_and(|(_, d)| !self.svc.routing.get().is_local_domain(&d.to_ascii_lowercase()));
+        if !foreign {
+            return sender;
+        }
+        match self.svc.srs.forward(&sender, via) {
+            Some(rewritten) => rewritten,
+            None => {
+                info!(id = %txn.id, sender = %sender, "sender too long for SRS; forwarded unchanged");
+                sender
+            }
+        }
     }
 
     /// Submitted mail: a sound header (one From:, one Subject:, ...), and every From: address

@@ -100,4 +100,5 @@ pub mod mail;
 pub mod postfix;
 pub mod scanners;
 pub mod server;
+pub mod sink;
 pub mod tls;
