@@ -5,7 +5,8 @@
 //!
 //! ```text
 //! srs-address = "SRS0=" hash "=" stamp "=" orig-domain "=" orig-local "@" forwarder-domain
-//! hash        = 6 base32 characters of HMAC-SHA-256(key, stamp orig-domain "=" orig-local)
+//! hash        = 6 base32 characters of HMAC-SHA-256(key, stamp orig-domain "=" orig-local),
+//!               over the lower-cased address
 //! stamp       = 2 base32 characters: days since 1970 modulo 1024
 //! ```
 //!
@@ -87,7 +88,9 @@ impl Srs {
     }
 
     fn hash(&self, stamp: &str, domain: &str, local: &str) -> String {
-        let data = format!("{stamp}{}={local}", domain.to_ascii_lowercase());
+        // Over the lower-cased address: a server that lower-cases the SRS local part keeps
+        // it valid.
+        let data = format!("{stamp}{}={}", domain.to_ascii_lowercase(), local.to_lowercase());
         let tag = aws_lc_rs::hmac::sign(&self.key, data.as_bytes());
         base32(tag.as_ref()).chars().take(6).collect()
     }
