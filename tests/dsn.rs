@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::server::{Yubin, free_port, have, python, standard_config};
@@ -124,6 +125,29 @@ fn a_relay_without_dsn_earns_a_relayed_report() {
     assert!(r.contains("Original-Envelope-Id: env-7"), "{r}");
     assert!(r.contains("Status: 2.0.0"), "{r}");
     assert!(r.contains("Its headers are attached below."), "{r}");
+
+    // The queue remembers the message after it left: `yubin queue show` gives its history.
+    let log = y.log();
+    let id = log
+        .lines()
+        .find(|l| l.contains("delivered") && l.contains("bob@remote.example"))
+        .and_then(|l| l.split("id=").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("queue id in the log")
+        .trim_matches('"')
+        .to_owned();
+    let out = Command::new(env!("CARGO_BIN_EXE_yubin"))
+        .args(["queue", "-c", y.config.to_str().expect("path"), "show", &id])
+        .output()
+        .expect("yubin queue show");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("left the queue"), "{text}");
+    assert!(text.contains("<bob@remote.example> delivered by "), "{text}");
 }
 
 #[test]

@@ -13,7 +13,8 @@ use crate::plan::Database;
 pub enum Action {
     /// Every queued message and recipient with its state.
     List,
-    /// One message: envelope, recipients, headers.
+    /// One message: envelope, recipients, headers, and its delivery history (kept after it
+    /// left the queue for `limits { queue-history }`).
     Show {
         /// The queue id.
         id: String,
@@ -42,6 +43,90 @@ fn age(created: i64) -> String {
         s if s < 172_800 => format!("{}h", s / 3600),
         s => format!("{}d", s / 86_400),
     }
+}
+
+fn when(at: i64) -> String {
+    crate::smtp::headers::rfc5322_date(
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(at.max(0) as u64),
+    )
+}
+
+/// `queue show ID`: a queued message (envelope, recipients, headers), or one that left the
+/// queue within `limits { queue-history }`; either way with its delivery history.
+async fn show(pool: &sqlx::SqlitePool, data: &Path, id: &str) -> Result<(), String> {
+    let queued = sqlx::query("SELECT sender, created, size FROM queue_messages WHERE id = ?")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+        .map_err(|e| e.to_string())?;
+    let done = match &queued {
+        Some(_) => None,
+        None => sqlx::query("SELECT sender, created, size, finished FROM queue_done WHERE id = ?")
+            .bind(id)
+            .fetch_optional(pool)
+            .await
+            .map_err(|e| e.to_string())?,
+    };
+    let Some(m) = queued.as_ref().or(done.as_ref()) else {
+        return Err(format!("no message {id} in the queue or its history"));
+    };
+    println!("id:      {id}");
+    println!("from:    <{}>", m.get::<String, _>("sender"));
+    println!("age:     {}", age(m.get("created")));
+    println!("size:    {} bytes", m.get::<i64, _>("size"));
+    if let Some(d) = &done {
+        println!("state:   left the queue {}", when(d.get("finished")));
+    }
+    if queued.is_some() {
+        let rcpts = sqlx::query(
+            "SELECT address, status, attempts, last_error FROM queue_recipients WHERE message_id = ? ORDER BY idx",
+        )
+        .bind(id)
+        .fetch_all(pool)
+        .await
+        .map_err(|e| e.to_string())?;
+        for r in rcpts {
+            let err: Option<String> = r.get("last_error");
+            println!(
+                "to:      <{}> {} (attempts {}){}",
+                r.get::<String, _>("address"),
+                r.get::<String, _>("status"),
+                r.get::<i64, _>("attempts"),
+                err.map(|e| format!(": {e}")).unwrap_or_default()
+            );
+        }
+    }
+    let history = sqlx::query(
+        "SELECT address, at, event, detail, remote FROM queue_history WHERE message_id = ? ORDER BY at, rowid",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await
+    .map_err(|e| e.to_string())?;
+    if !history.is_empty() {
+        println!("history:");
+    }
+    for h in history {
+        let remote: Option<String> = h.get("remote");
+        println!(
+            "  {}  <{}> {}{}: {}",
+            when(h.get("at")),
+            h.get::<String, _>("address"),
+            h.get::<String, _>("event"),
+            remote.map(|r| format!(" by {r}")).unwrap_or_default(),
+            h.get::<String, _>("detail")
+        );
+    }
+    if queued.is_some() {
+        let body = std::fs::read(crate::queue::queue_dir(data).join("msg").join(id)).unwrap_or_default();
+        let end = body
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map_or(body.len(), |p| p + 2);
+        println!();
+        print!("{}", String::from_utf8_lossy(&body[..end]));
+    }
+    Ok(())
 }
 
 async fn run_async(config: &Path, action: Action) -> Result<u8, String> {
@@ -102,42 +187,7 @@ async fn run_async(config: &Path, action: Action) -> Result<u8, String> {
                 );
             }
         }
-        Action::Show { id } => {
-            let m = sqlx::query("SELECT sender, created, size, envid, ret FROM queue_messages WHERE id = ?")
-                .bind(&id)
-                .fetch_optional(&pool)
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("no message {id} in the queue"))?;
-            println!("id:      {id}");
-            println!("from:    <{}>", m.get::<String, _>("sender"));
-            println!("age:     {}", age(m.get("created")));
-            println!("size:    {} bytes", m.get::<i64, _>("size"));
-            let rcpts = sqlx::query(
-                "SELECT address, status, attempts, last_error FROM queue_recipients WHERE message_id = ? ORDER BY idx",
-            )
-            .bind(&id)
-            .fetch_all(&pool)
-            .await
-            .map_err(|e| e.to_string())?;
-            for r in rcpts {
-                let err: Option<String> = r.get("last_error");
-                println!(
-                    "to:      <{}> {} (attempts {}){}",
-                    r.get::<String, _>("address"),
-                    r.get::<String, _>("status"),
-                    r.get::<i64, _>("attempts"),
-                    err.map(|e| format!(": {e}")).unwrap_or_default()
-                );
-            }
-            let body = std::fs::read(crate::queue::queue_dir(data).join("msg").join(&id)).unwrap_or_default();
-            let end = body
-                .windows(4)
-                .position(|w| w == b"\r\n\r\n")
-                .map_or(body.len(), |p| p + 2);
-            println!();
-            print!("{}", String::from_utf8_lossy(&body[..end]));
-        }
+        Action::Show { id } => show(&pool, data, &id).await?,
         Action::Retry { id, all } => {
             let q = if all {
                 sqlx::query("UPDATE queue_recipients SET next_attempt = 0 WHERE status = 'pending'")

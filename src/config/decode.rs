@@ -898,6 +898,12 @@ fn limits(cx: &mut Cx, node: &KdlNode) -> Limits {
     {
         l.delay_warning = d.value;
     }
+    if let Some(d) = r
+        .prop(cx, "queue-history")
+        .and_then(|v| duration(cx, v, 0, 366 * 86_400))
+    {
+        l.queue_history = d.value;
+    }
     if l.retry_min > l.retry_max {
         let span = retry_min
             .as_ref()

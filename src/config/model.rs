@@ -313,6 +313,8 @@ pub struct Limits {
     pub retry_max: u64,
     /// A sender who asked for NOTIFY=DELAY hears once after this many seconds, 0: never.
     pub delay_warning: u64,
+    /// How long `yubin queue show` remembers a message after it left the queue, seconds.
+    pub queue_history: u64,
     /// Outbound connections in total.
     pub outbound_connections: u32,
     /// Outbound connections per destination.
@@ -335,6 +337,7 @@ impl Default for Limits {
             retry_min: 300,
             retry_max: 4 * 3600,
             delay_warning: 4 * 3600,
+            queue_history: 7 * 86_400,
             outbound_connections: 100,
             outbound_per_destination: 20,
         }

@@ -826,6 +826,13 @@ pub static LIMITS: NodeSpec = NodeSpec {
             "When a sender who asked for delay reports (RFC 3461 NOTIFY=DELAY) hears, once, that \
              a message is still being retried; `0s`: never.",
         ),
+        opt(
+            "queue-history",
+            Ty::Duration,
+            Some("7d"),
+            "How long `yubin queue show` keeps a message's delivery attempts and reports after it \
+             left the queue (delivered or bounced).",
+        ),
     ],
     children: &[&CONNECTIONS, &SEND_RATE, &AUTH_FAILURES, &OUTBOUND_CONNECTIONS],
     repeat: false,

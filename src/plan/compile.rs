@@ -353,6 +353,7 @@ fn limits(l: &cfg::Limits) -> Limits {
         retry_min_seconds: l.retry_min,
         retry_max_seconds: l.retry_max,
         delay_warning_seconds: l.delay_warning,
+        queue_history_seconds: l.queue_history,
         outbound_connections: l.outbound_connections,
         outbound_per_destination: l.outbound_per_destination,
     }

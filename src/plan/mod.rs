@@ -365,6 +365,9 @@ pub struct Limits {
     /// Seconds after which a sender who asked for NOTIFY=DELAY gets one delay report; 0: never.
     #[serde(default)]
     pub delay_warning_seconds: u64,
+    /// Seconds the delivery history of a message is kept after it left the queue.
+    #[serde(default)]
+    pub queue_history_seconds: u64,
     /// Outbound connections in total.
     pub outbound_connections: u32,
     /// Outbound connections per destination.

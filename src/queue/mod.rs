@@ -488,6 +488,10 @@ impl Queue {
         let mut events: Vec<(&str, &Due, String, Option<i64>)> = Vec::with_capacity(outcomes.len());
         for (r, o) in job.recipients.iter().zip(outcomes) {
             let mut delay_warned = false;
+            let detail = match &o {
+                Outcome::Delivered(reply) => reply.to_string(),
+                Outcome::Failed(why) | Outcome::Deferred(why) => why.clone(),
+            };
             let status = match o {
                 Outcome::Delivered(reply) => {
                     if !passed_on && Action::Relayed.wanted(r.notify.as_deref()) {
@@ -519,11 +523,17 @@ impl Queue {
                     }
                 },
             };
+            let detail = match &status {
+                Status::Failed(why) | Status::Deferred(_, why) => why.clone(),
+                Status::Delivered => detail,
+            };
             updates.push(Update {
                 message_id: r.message_id.clone(),
                 idx: r.idx,
                 status,
                 delay_warned,
+                detail,
+                remote: remote.map(str::to_owned),
             });
         }
         if let Err(e) = self.store.update(updates).await {

@@ -68,6 +68,10 @@ pub struct Update {
     pub status: Status,
     /// A delay report went out for this recipient (sent once).
     pub delay_warned: bool,
+    /// What was said: the reply or the local reason (kept in the history).
+    pub detail: String,
+    /// The server that answered.
+    pub remote: Option<String>,
 }
 
 /// A recipient that is due for delivery.
@@ -137,7 +141,9 @@ pub fn now() -> i64 {
 
 impl QueueStore {
     /// Opens the queue under `data_dir`, removing message files no row refers to.
-    pub async fn open(data_dir: &Path, pool: SqlitePool) -> Result<Arc<Self>, QueueError> {
+    ///
+    /// Delivery history is kept `history` seconds after a message leaves the queue.
+    pub async fn open(data_dir: &Path, pool: SqlitePool, history: i64) -> Result<Arc<Self>, QueueError> {
         let dir = data_dir.join("queue");
         for sub in ["tmp", "msg"] {
             crate::mailbox::maildir::create_dir_durable(&dir.join(sub))
@@ -168,7 +174,7 @@ impl QueueStore {
             pool: pool.clone(),
             writer: tx,
         });
-        tokio::spawn(writer(pool, rx, store.dir.join("msg")));
+        tokio::spawn(writer(pool, rx, store.dir.join("msg"), history));
         Ok(store)
     }
 
@@ -312,6 +318,24 @@ async fn apply(
                 .bind(u.idx)
                 .execute(&mut *tx)
                 .await?;
+                let event = match (&u.status, u.delay_warned) {
+                    (Status::Delivered, _) => "delivered",
+                    (Status::Failed(_), _) => "failed",
+                    (Status::Deferred(..), true) => "delay-report",
+                    (Status::Deferred(..), false) => "deferred",
+                };
+                sqlx::query(
+                    "INSERT INTO queue_history (message_id, idx, address, at, event, detail, remote)
+                     SELECT message_id, idx, address, ?, ?, ?, ? FROM queue_recipients WHERE message_id = ? AND idx = ?",
+                )
+                .bind(now())
+                .bind(event)
+                .bind(&u.detail)
+                .bind(&u.remote)
+                .bind(&u.message_id)
+                .bind(u.idx)
+                .execute(&mut *tx)
+                .await?;
                 if status != "pending" && !touched.contains(&u.message_id) {
                     touched.push(u.message_id.clone());
                 }
@@ -322,7 +346,8 @@ async fn apply(
 }
 
 /// Applies batches of requests, one transaction each; finished messages are deleted.
-async fn writer(pool: SqlitePool, mut rx: mpsc::Receiver<Request>, msg_dir: PathBuf) {
+async fn writer(pool: SqlitePool, mut rx: mpsc::Receiver<Request>, msg_dir: PathBuf, history: i64) {
+    let mut pruned = 0i64;
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < 512 {
@@ -347,6 +372,14 @@ async fn writer(pool: SqlitePool, mut rx: mpsc::Receiver<Request>, msg_dir: Path
                 .fetch_one(&mut *tx)
                 .await?;
                 if pending == 0 {
+                    sqlx::query(
+                        "INSERT OR REPLACE INTO queue_done (id, sender, size, created, finished)
+                         SELECT id, sender, size, created, ? FROM queue_messages WHERE id = ?",
+                    )
+                    .bind(now())
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
                     sqlx::query("DELETE FROM queue_recipients WHERE message_id = ?")
                         .bind(id)
                         .execute(&mut *tx)
@@ -357,6 +390,22 @@ async fn writer(pool: SqlitePool, mut rx: mpsc::Receiver<Request>, msg_dir: Path
                         .await?;
                     finished.push(id.clone());
                 }
+            }
+            // History past its time goes, once a minute at most.
+            if now() - pruned >= 60 {
+                pruned = now();
+                let horizon = pruned - history;
+                sqlx::query("DELETE FROM queue_done WHERE finished < ?")
+                    .bind(horizon)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "DELETE FROM queue_history WHERE at < ?
+                     AND message_id NOT IN (SELECT id FROM queue_messages)",
+                )
+                .bind(horizon)
+                .execute(&mut *tx)
+                .await?;
             }
             tx.commit().await?;
             Ok(finished)

@@ -260,7 +260,7 @@ pub async fn prepare(plan: &Plan, options: Options) -> Result<Prepared, StartErr
     let signer = Live::new(Signer::load(plan).map_err(|e| StartError::Unsupported(e.to_string()))?);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let queue = if options.queue {
-        let store = QueueStore::open(&data_dir, pool.clone())
+        let store = QueueStore::open(&data_dir, pool.clone(), plan.limits.queue_history_seconds as i64)
             .await
             .map_err(|e| StartError::Unsupported(e.to_string()))?;
         let resolver = crate::msgauth::resolver(&plan.dns.resolvers)

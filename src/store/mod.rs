@@ -30,6 +30,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../schema/migrations/0008_structure_cache.sql"),
     ),
     (9, include_str!("../../schema/migrations/0009_delay_reports.sql")),
+    (10, include_str!("../../schema/migrations/0010_queue_history.sql")),
 ];
 
 /// Why the database could not be used.
