@@ -41,7 +41,7 @@ const TYPES: &[(Ty, &str, &str)] = &[
     ),
     (
         Ty::Size,
-        "number and unit: B, KB, MB, GB, TB (×1000) or KiB, MiB, GiB, TiB (×1024)",
+        "number and unit: B, kB, MB, GB, TB (×1000) or KiB, MiB, GiB, TiB (×1024); a bare `G` or `m` is refused as ambiguous",
         "\"25MiB\"",
     ),
     (

@@ -20,20 +20,33 @@ pub fn size(input: &str) -> Result<u64, String> {
     if number.is_empty() {
         return Err("a size starts with a number, e.g. \"25MiB\"".into());
     }
-    let multiplier: u64 = match unit.to_ascii_lowercase().as_str() {
+    // Binary units read the same in any case; decimal ones only as written in SI (a lower-case
+    // `mb` or `gb` reads as bits to some), and a bare letter (`2G`, `2m`) is refused: Dovecot
+    // reads `2G` as GiB, others as GB.
+    let multiplier: u64 = match unit {
         "" => return Err(format!("`{s}` has no unit; write e.g. \"{s}MiB\" or \"{s}B\"")),
-        "b" => 1,
-        "k" | "kb" => 1_000,
-        "kib" => 1 << 10,
-        "m" | "mb" => 1_000_000,
-        "mib" => 1 << 20,
-        "g" | "gb" => 1_000_000_000,
-        "gib" => 1 << 30,
-        "t" | "tb" => 1_000_000_000_000,
-        "tib" => 1 << 40,
+        "B" => 1,
+        "KB" | "kB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        "TB" => 1_000_000_000_000,
+        u if u.eq_ignore_ascii_case("kib") => 1 << 10,
+        u if u.eq_ignore_ascii_case("mib") => 1 << 20,
+        u if u.eq_ignore_ascii_case("gib") => 1 << 30,
+        u if u.eq_ignore_ascii_case("tib") => 1 << 40,
+        "b" => return Err(format!("`{s}` reads as bits to some: write {number}B for bytes")),
+        u if u.len() <= 2 && matches!(u.as_bytes()[0].to_ascii_lowercase(), b'k' | b'm' | b'g' | b't') => {
+            let letter = u[..1].to_ascii_uppercase();
+            let si = format!("{}B", if letter == "K" { "k" } else { &letter });
+            let bin = format!("{letter}iB");
+            return Err(format!(
+                "`{s}` is ambiguous (`{u}` means different things to different programs): write \
+                 {number}{bin} for powers of 1024 or {number}{si} for powers of 1000"
+            ));
+        }
         _ => {
             return Err(format!(
-                "unknown size unit `{unit}` (use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB)"
+                "unknown size unit `{unit}` (use B, kB, MB, GB, TB, KiB, MiB, GiB or TiB)"
             ));
         }
     };
@@ -444,6 +457,8 @@ pub fn database(input: &str) -> Result<Database, String> {
 #[cfg(test)]
 mod tests {
 
+    use super::*;
+
     #[test]
     fn fingerprints_with_and_without_colons() {
         let colons = "sha256:".to_owned() + &["AB"; 32].join(":");
@@ -462,8 +477,6 @@ mod tests {
         }
     }
 
-    use super::*;
-
     #[test]
     fn sizes() {
         assert_eq!(size("25MiB"), Ok(25 << 20));
@@ -471,6 +484,18 @@ mod tests {
         assert_eq!(size("1.5GiB"), Ok(3 << 29));
         assert_eq!(size("10gib"), Ok(10 << 30));
         assert_eq!(size("100B"), Ok(100));
+        assert_eq!(size("2 GiB"), Ok(2 << 30));
+        // Issue 13: a bare letter or a lower-case decimal unit is ambiguous.
+        assert!(size("5b").expect_err("bits").contains("5B for bytes"));
+        for ambiguous in ["2G", "2m", "2 gb", "2 mb", "10k", "3T"] {
+            let e = size(ambiguous).expect_err(ambiguous);
+            assert!(e.contains("ambiguous") && e.contains("iB"), "{ambiguous}: {e}");
+        }
+        assert!(
+            size("2G")
+                .expect_err("2G")
+                .contains("2GiB for powers of 1024 or 2GB")
+        );
         for bad in [
             "",
             "MiB",
