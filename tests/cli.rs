@@ -5,7 +5,7 @@ mod common;
 use common::{TempDir, run};
 
 const HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$jGeMXANpfiemq/i9LDa6ug$oGD23m3qvii2iTtKHk3Sxsa151Oy3hsOO6aq/gzEQXE";
+    "$argon2id$v=19$m=19456,t=2,p=1$2mrBFeubwnP46byj1V5ycw$bVeL7q9cYfXfDKEc+wWxozcMXQoOdrGuRz7CtvHEwSk";
 
 fn base(extra: &str) -> String {
     format!(
@@ -177,7 +177,7 @@ fn inline_secrets_never_appear_in_any_output_format() {
 
 #[test]
 fn hash_password_output_is_accepted_by_validate() {
-    let out = run(&["hash-password"], Some("correct horse\n"));
+    let out = run(&["hash-password"], Some("correct horse battery\n"));
     assert_eq!(out.status.code(), Some(0));
     let hash = String::from_utf8(out.stdout).expect("utf-8").trim().to_owned();
     assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
@@ -186,12 +186,12 @@ fn hash_password_output_is_accepted_by_validate() {
     let parsed = PasswordHash::new(&hash).expect("phc");
     assert!(
         Argon2::default()
-            .verify_password(b"correct horse", &parsed)
+            .verify_password(b"correct horse battery", &parsed)
             .is_ok()
     );
     assert!(
         Argon2::default()
-            .verify_password(b"correct horse\n", &parsed)
+            .verify_password(b"correct horse battery\n", &parsed)
             .is_err()
     );
 
@@ -204,6 +204,25 @@ fn hash_password_output_is_accepted_by_validate() {
 
     let empty = run(&["hash-password"], Some("\n"));
     assert_eq!(empty.status.code(), Some(1));
+
+    // Issue 13: five characters were accepted. 12 at least, unless the admin chooses.
+    let short = run(&["hash-password"], Some("abcde\n"));
+    assert_eq!(short.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&short.stderr);
+    assert!(err.contains("has 5 characters; use at least 12"), "{err}");
+    assert_eq!(
+        run(&["hash-password", "--min-length", "5"], Some("abcde\n"))
+            .status
+            .code(),
+        Some(0)
+    );
+    // Characters, not bytes: twelve kana are enough.
+    assert_eq!(
+        run(&["hash-password"], Some("ながいながいパスワード!\n"))
+            .status
+            .code(),
+        Some(0)
+    );
 }
 
 #[test]
@@ -296,4 +315,54 @@ fn a_missing_test_component_fails_loudly() {
         .unwrap_or_default();
     assert!(text.contains("yubin-no-such-tool is not installed"), "{text}");
     assert!(text.contains(".ci/install-packages"), "{text}");
+}
+
+/// Issue 13: the appliance's sample config shipped the README's example hash and a disabled
+/// postmaster without a word from `validate`.
+#[test]
+fn published_example_passwords_and_a_disabled_postmaster_are_flagged() {
+    let dir = TempDir::new("cli");
+    let alice =
+        "$argon2id$v=19$m=19456,t=2,p=1$jGeMXANpfiemq/i9LDa6ug$oGD23m3qvii2iTtKHk3Sxsa151Oy3hsOO6aq/gzEQXE";
+    let f = write(&dir, "m.kdl", &base("").replace(HASH, alice));
+    let out = run(&["validate", "--format", "short", &f], None);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("example_password_hash") && err.contains("alice-password"),
+        "{err}"
+    );
+
+    let disabled = "hostname \"mail.example.com\"\ndomain \"example.com\" {\n    dkim selector=\"s1\"\n    \
+                    user \"postmaster\" password-hash=\"HASH\" disabled=#true\n}\n"
+        .replace("HASH", HASH);
+    let f = write(&dir, "d.kdl", &disabled);
+    let err = String::from_utf8_lossy(&run(&["validate", "--format", "short", &f], None).stderr).into_owned();
+    assert!(
+        err.contains("no_postmaster") && err.contains("disabled mailbox"),
+        "{err}"
+    );
+
+    // An alias whose only target is a disabled user does not count either.
+    let via_alias = "hostname \"mail.example.com\"\ndomain \"example.com\" {\n    dkim selector=\"s1\"\n    \
+                     user \"bob\" password-hash=\"HASH\" disabled=#true\n    alias \"postmaster\" to=\"bob\"\n}\n"
+        .replace("HASH", HASH);
+    let f = write(&dir, "a.kdl", &via_alias);
+    let err = String::from_utf8_lossy(&run(&["validate", "--format", "short", &f], None).stderr).into_owned();
+    assert!(err.contains("no_postmaster"), "{err}");
+
+    // The appliance's own sample says both.
+    let sample = common::root().join("appliance/mail.kdl");
+    let err = String::from_utf8_lossy(
+        &run(
+            &["validate", "--format", "short", sample.to_str().expect("path")],
+            None,
+        )
+        .stderr,
+    )
+    .into_owned();
+    assert!(
+        err.contains("example_password_hash") && err.contains("no_postmaster"),
+        "{err}"
+    );
 }

@@ -33,8 +33,8 @@ pub fn hash(password: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
-/// Runs the command.
-pub fn run() -> u8 {
+/// Runs the command: passwords shorter than `min_length` characters are refused.
+pub fn run(min_length: usize) -> u8 {
     let password = match read_password() {
         Ok(p) => p,
         Err(e) => {
@@ -44,6 +44,15 @@ pub fn run() -> u8 {
     };
     if password.is_empty() {
         eprintln!("error: the password is empty");
+        return EXIT_INVALID;
+    }
+    let length = password.chars().count();
+    if length < min_length {
+        eprintln!(
+            "error: the password has {length} characters; use at least {min_length}: a short one falls to \
+             guessing within hours once its hash leaks (a few words together make a long password easy \
+             to remember; --min-length changes the minimum)"
+        );
         return EXIT_INVALID;
     }
     match hash(&password) {

@@ -195,9 +195,37 @@ fn addresses(config: &Config, diags: &mut Diagnostics) {
                 others.insert(name, span);
             }
         }
-        let postmaster =
-            users.contains_key("postmaster") || others.contains_key("postmaster") || d.catch_all.is_some();
-        if !postmaster && !d.users.is_empty() {
+        // postmaster@ must reach someone: a disabled user does not count (nor an alias whose
+        // every target is a disabled user of this domain).
+        let disabled = |name: &str| d.users.iter().any(|u| u.name.value == name && u.disabled);
+        let alias_reaches = |name: &str| {
+            d.aliases.iter().filter(|a| a.name.value == name).any(|a| {
+                a.targets.iter().any(|t| {
+                    !(t.value.domain.eq_ignore_ascii_case(&d.name.value) && disabled(&t.value.local))
+                })
+            })
+        };
+        let postmaster_user = users.contains_key("postmaster");
+        if postmaster_user
+            && disabled("postmaster")
+            && let Some(u) = d.users.iter().find(|u| u.name.value == "postmaster")
+        {
+            {
+                diags
+                    .warning(
+                        Code::NoPostmaster,
+                        u.name.span,
+                        format!("postmaster@{} is a disabled mailbox: its mail is refused", d.name.value),
+                    )
+                    .label("disabled")
+                    .help("RFC 5321 requires a working postmaster: enable it, or make it an alias to someone who reads mail");
+            }
+        }
+        let postmaster = (postmaster_user && !disabled("postmaster"))
+            || (others.contains_key("postmaster")
+                && (alias_reaches("postmaster") || !d.aliases.iter().any(|a| a.name.value == "postmaster")))
+            || d.catch_all.is_some();
+        if !postmaster && !d.users.is_empty() && !postmaster_user {
             diags
                 .warning(
                     Code::NoPostmaster,

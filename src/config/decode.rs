@@ -571,6 +571,16 @@ fn password_hash(cx: &mut Cx, v: Val<'_>) -> Option<String> {
             return None;
         }
     };
+    if let Some(password) = example_password(&s.value) {
+        cx.diags
+            .warning(
+                Code::ExamplePasswordHash,
+                s.span,
+                format!("this is the hash of `{password}`, a password published in yubin's documentation"),
+            )
+            .label("anyone can log in with it")
+            .help("set a password of your own: `yubin hash-password` prints its hash");
+    }
     if algorithm != "argon2id" {
         cx.diags
             .warning(
@@ -594,6 +604,23 @@ fn password_hash(cx: &mut Cx, v: Val<'_>) -> Option<String> {
             .help("re-hash with `yubin hash-password` (m=19456, t=2, p=1)");
     }
     Some(s.value)
+}
+
+/// The hashes in the README's quickstart and the appliance's sample configuration, whose
+/// passwords the README prints.
+const EXAMPLE_HASHES: &[(&str, &str)] = &[
+    (
+        "$argon2id$v=19$m=19456,t=2,p=1$jGeMXANpfiemq/i9LDa6ug$oGD23m3qvii2iTtKHk3Sxsa151Oy3hsOO6aq/gzEQXE",
+        "alice-password",
+    ),
+    (
+        "$argon2id$v=19$m=19456,t=2,p=1$cP0B+Y6uuzPn8sgIOxG3NQ$2dJc8PPdn5bHEBZUY1apQmfMoWeRhHMs9IjSINshKxE",
+        "bob-password",
+    ),
+];
+
+fn example_password(hash: &str) -> Option<&'static str> {
+    EXAMPLE_HASHES.iter().find(|(h, _)| *h == hash).map(|(_, p)| *p)
 }
 
 fn size(cx: &mut Cx, v: Val<'_>, min: u64) -> Option<Spanned<u64>> {

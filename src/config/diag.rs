@@ -138,6 +138,8 @@ codes! {
     UnqualifiedHostname => "unqualified_hostname",
     /// Warning: a password hash with an argon2 variant or parameters weaker than recommended.
     WeakPasswordHash => "weak_password_hash",
+    /// Warning: a password hash from yubin's own documentation, whose password is published.
+    ExamplePasswordHash => "example_password_hash",
     /// Warning: backups that are kept on the same machine only.
     BackupLocalOnly => "backup_local_only",
 }
