@@ -173,7 +173,15 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
         self.conn.write_raw(b"\r\n");
     }
 
+    /// A tagged completion. A tag that is not one (RFC 9051 §9: `1*<any ASTRING-CHAR except
+    /// "+">`) gets an untagged answer instead, and the text loses any CR or LF: whatever a client
+    /// sends, each completion is one well-formed line.
     pub(super) fn tagged(&mut self, tag: &str, status: &str, text: &str) {
+        let tag = if valid_tag(tag) { tag } else { "*" };
+        let text: String = text
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
         self.conn
             .write_raw(format!("{tag} {status} {text}\r\n").as_bytes());
     }
@@ -395,8 +403,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                 return Ok(Some(buf));
             };
             if n > limit || buf.len() as u64 + n > limit + max_line as u64 {
-                let tag =
-                    String::from_utf8_lossy(buf.split(|b| *b == b' ').next().unwrap_or(b"*")).into_owned();
+                let tag = tag_of(&buf);
                 if !authenticated && !sync {
                     // RFC 7888 §4: a server may close the connection rather than read an
                     // over-long non-synchronising literal; before login it always does.
@@ -417,8 +424,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                 match self.svc.spool.reserve(n, LITERAL_WAIT).await {
                     Some(permit) => self.literal_budget.push(permit),
                     None => {
-                        let tag = String::from_utf8_lossy(buf.split(|b| *b == b' ').next().unwrap_or(b"*"))
-                            .into_owned();
+                        let tag = tag_of(&buf);
                         if !sync {
                             self.conn.read_exact_into(n, self.timeout(), |_| {}).await?;
                             let _ = self.conn.read_line(MAX_LINE, self.timeout()).await?;
@@ -720,6 +726,23 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
     }
 }
 
+/// RFC 9051 §9: `tag = 1*<any ASTRING-CHAR except "+">`.
+fn valid_tag(tag: &str) -> bool {
+    !tag.is_empty()
+        && tag.bytes().all(|b| {
+            b.is_ascii_graphic() && !matches!(b, b'(' | b')' | b'{' | b'%' | b'*' | b'"' | b'\\' | b'+')
+        })
+}
+
+/// The tag of a command's first line, when it has a valid one.
+fn tag_of(first_line: &[u8]) -> String {
+    parse::Parser::new(first_line)
+        .tag()
+        .ok()
+        .filter(|t| valid_tag(t))
+        .unwrap_or_else(|| "*".to_owned())
+}
+
 /// A literal announcement at the end of a line: `{n}` (sync), `{n+}` (non-sync), `~{n}`.
 fn literal_suffix(line: &[u8]) -> Option<(u64, bool)> {
     let inner = line.strip_suffix(b"}")?;
@@ -743,6 +766,18 @@ fn literal_suffix(line: &[u8]) -> Option<(u64, bool)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the imap_session fuzz target: a literal refused before login answered with
+    /// the line's first word as tag, `)))…@a`, which is no tag.
+    #[test]
+    fn only_valid_tags_are_echoed() {
+        assert!(valid_tag("a1") && valid_tag("A.b-c]") && valid_tag("x~y"));
+        for bad in ["", "a+", "))@a", "a(b", "a{1", "a%", "a*", "a\"b", "é", "a b"] {
+            assert!(!valid_tag(bad), "{bad:?}");
+        }
+        assert_eq!(tag_of(b"))))@a LOGIN {9999999+}"), "*");
+        assert_eq!(tag_of(b"t7 APPEND INBOX {99999999}"), "t7");
+    }
 
     #[test]
     fn literal_announcements() {

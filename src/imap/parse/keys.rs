@@ -241,7 +241,16 @@ impl Parser<'_> {
     pub(super) fn charset(&mut self) -> R<()> {
         let cs = self.astring()?;
         if !cs.eq_ignore_ascii_case("UTF-8") && !cs.eq_ignore_ascii_case("US-ASCII") {
-            return err(format!("[BADCHARSET (UTF-8 US-ASCII)] unsupported charset {cs}"));
+            // The name is the client's: shown without its control characters (a literal
+            // may carry CR LF, which must not reach the response line).
+            let shown: String = cs
+                .chars()
+                .take(64)
+                .map(|c| if c.is_control() { '?' } else { c })
+                .collect();
+            return err(format!(
+                "[BADCHARSET (UTF-8 US-ASCII)] unsupported charset {shown}"
+            ));
         }
         Ok(())
     }
@@ -299,6 +308,18 @@ mod tests {
             let line = format!("a SEARCH RETURN ({bad}) ALL");
             assert!(parse(line.as_bytes()).is_err(), "{line}");
         }
+    }
+
+    /// Found by the imap_parse fuzz target: a charset given as a literal with CR LF in it was
+    /// echoed into the BADCHARSET text, splitting the response line.
+    #[test]
+    fn an_unknown_charset_is_shown_without_line_breaks() {
+        let (_, e) = parse(b"a SEARCH CHARSET {5+}\r\n+}\r\nt ALL").expect_err("refused");
+        assert!(
+            e.0.contains("BADCHARSET") && !e.0.contains(['\r', '\n']),
+            "{:?}",
+            e.0
+        );
     }
 
     #[test]
