@@ -27,13 +27,7 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::aws_lc_rs::default_provider())
 }
 
-/// The SHA-256 fingerprint of a DER certificate, as `AB:CD:…` (what `openssl x509
-/// -fingerprint -sha256` prints).
-pub fn fingerprint(der: &[u8]) -> String {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der);
-    let hex: Vec<String> = digest.as_ref().iter().map(|b| format!("{b:02X}")).collect();
-    hex.join(":")
-}
+pub use crate::tls::fingerprint;
 
 /// Who a certificate says it is and who issued it, for error messages.
 fn describe(der: &[u8]) -> String {

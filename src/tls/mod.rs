@@ -80,17 +80,84 @@ fn write_private(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Generates a self-signed certificate for `hostname` (and `localhost`) unless a matching
-/// pair exists.
-pub fn ensure_self_signed(hostname: &str, chain: &Path, key: &Path) -> Result<(), TlsError> {
-    if chain.exists() && key.exists() && load(chain, key).is_ok_and(|(c, k)| certified_key(c, k).is_ok()) {
+/// The SHA-256 fingerprint of a DER certificate, as `AB:CD:…` (what `openssl x509
+/// -fingerprint -sha256` and mail clients' certificate dialogs show).
+pub fn fingerprint(der: &[u8]) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der);
+    let hex: Vec<String> = digest.as_ref().iter().map(|b| format!("{b:02X}")).collect();
+    hex.join(":")
+}
+
+/// How long a self-signed certificate is valid: 825 days, the longest that Apple's clients
+/// accept for a server certificate.
+const SELF_SIGNED_DAYS: i64 = 825;
+
+/// Whether an existing self-signed certificate still serves: valid for at least 30 more days
+/// and naming `hostname`.
+fn self_signed_fits(der: &[u8], hostname: &str) -> bool {
+    let Ok((_, cert)) = x509_parser::parse_x509_certificate(der) else {
+        return false;
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let fresh = cert.validity().not_after.timestamp() > now + 30 * 86_400;
+    let named = cert.subject_alternative_name().ok().flatten().is_some_and(|san| {
+        san.value.general_names.iter().any(|n| {
+            matches!(n, x509_parser::extensions::GeneralName::DNSName(d) if d.eq_ignore_ascii_case(hostname))
+        })
+    });
+    fresh && named
+}
+
+/// Generates a self-signed certificate unless a fitting one exists: issued to `hostname`
+/// (subject CN and SAN), `localhost`, and the addresses `ips` (the listeners' own, with
+/// 127.0.0.1 and ::1), valid from yesterday for [`SELF_SIGNED_DAYS`]. A certificate about to
+/// expire, or made for another host name, is replaced.
+pub fn ensure_self_signed(
+    hostname: &str,
+    ips: &[std::net::IpAddr],
+    chain: &Path,
+    key: &Path,
+) -> Result<(), TlsError> {
+    if chain.exists()
+        && key.exists()
+        && load(chain, key).is_ok_and(|(c, k)| {
+            c.first().is_some_and(|leaf| self_signed_fits(leaf, hostname)) && certified_key(c, k).is_ok()
+        })
+    {
         return Ok(());
     }
-    let names = vec![hostname.to_owned(), "localhost".to_owned()];
-    let ck = rcgen::generate_simple_self_signed(names).map_err(|e| TlsError::Generate(e.to_string()))?;
-    write_private(key, ck.signing_key.serialize_pem().as_bytes(), 0o600)
+    let generate = |e: rcgen::Error| TlsError::Generate(e.to_string());
+    let mut params =
+        rcgen::CertificateParams::new(vec![hostname.to_owned(), "localhost".to_owned()]).map_err(generate)?;
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, hostname);
+    let mut all_ips: Vec<std::net::IpAddr> =
+        vec![[127, 0, 0, 1].into(), std::net::Ipv6Addr::LOCALHOST.into()];
+    for ip in ips.iter().filter(|ip| !ip.is_unspecified()) {
+        if !all_ips.contains(ip) {
+            all_ips.push(*ip);
+        }
+    }
+    params
+        .subject_alt_names
+        .extend(all_ips.into_iter().map(rcgen::SanType::IpAddress));
+    let today = crate::time::now_secs() / 86_400;
+    // Midnight UTC of a day counted from 1970-01-01.
+    let ymd = |days: i64| {
+        let (y, m, d) = crate::time::civil_from_days(days);
+        rcgen::date_time_ymd(y as i32, m as u8, d as u8)
+    };
+    params.not_before = ymd(today - 1);
+    params.not_after = ymd(today + SELF_SIGNED_DAYS);
+    let signing = rcgen::KeyPair::generate().map_err(generate)?;
+    let cert = params.self_signed(&signing).map_err(generate)?;
+    write_private(key, signing.serialize_pem().as_bytes(), 0o600)
         .map_err(|e| TlsError::Generate(e.to_string()))?;
-    write_private(chain, ck.cert.pem().as_bytes(), 0o644).map_err(|e| TlsError::Generate(e.to_string()))?;
+    write_private(chain, cert.pem().as_bytes(), 0o644).map_err(|e| TlsError::Generate(e.to_string()))?;
     Ok(())
 }
 
@@ -129,62 +196,32 @@ pub fn certified_key(
     Ok(Arc::new(ck))
 }
 
-/// Reads one DER element at `at`: (tag, content start, content end).
-fn der_element(der: &[u8], at: usize) -> Option<(u8, usize, usize)> {
-    let tag = *der.get(at)?;
-    let first = *der.get(at + 1)? as usize;
-    let (len, start) = if first < 0x80 {
-        (first, at + 2)
-    } else {
-        let n = first & 0x7f;
-        if n == 0 || n > 4 {
-            return None;
-        }
-        let mut len = 0usize;
-        for i in 0..n {
-            len = (len << 8) | *der.get(at + 2 + i)? as usize;
-        }
-        (len, at + 2 + n)
-    };
-    let end = start.checked_add(len)?;
-    (end <= der.len()).then_some((tag, start, end))
-}
-
-fn der_time(tag: u8, text: &[u8]) -> Option<i64> {
-    let s = std::str::from_utf8(text).ok()?.strip_suffix('Z')?;
-    let (year, rest) = match tag {
-        0x17 => {
-            let yy: i64 = s.get(..2)?.parse().ok()?;
-            (if yy < 50 { 2000 + yy } else { 1900 + yy }, s.get(2..)?)
-        }
-        0x18 => (s.get(..4)?.parse().ok()?, s.get(4..)?),
-        _ => return None,
-    };
-    let num = |r: std::ops::Range<usize>| -> Option<u32> { rest.get(r)?.parse().ok() };
-    let (mo, d, h, mi, se) = (num(0..2)?, num(2..4)?, num(4..6)?, num(6..8)?, num(8..10)?);
-    Some(crate::time::days_from_civil(year, mo, d) * 86_400 + i64::from(h * 3600 + mi * 60 + se))
-}
-
-/// A certificate's validity (notAfter, notBefore) in Unix seconds, read from its DER.
+/// A certificate's validity (notAfter, notBefore) in Unix seconds (x509-parser reads the DER).
 pub fn not_after_and_before(der: &[u8]) -> Option<(i64, i64)> {
-    let (_, cert, _) = der_element(der, 0)?;
-    let (_, tbs, _) = der_element(der, cert)?;
-    let mut at = tbs;
-    // Optional [0] version, then serialNumber, signature, issuer, validity.
-    let (tag, _, end) = der_element(der, at)?;
-    if tag == 0xa0 {
-        at = end;
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    let v = cert.validity();
+    Some((v.not_after.timestamp(), v.not_before.timestamp()))
+}
+
+/// The IP addresses the plan's listeners bind.
+fn listener_ips(plan: &Plan) -> Vec<std::net::IpAddr> {
+    plan.listeners
+        .values()
+        .flat_map(|l| l.addresses.iter())
+        .filter_map(|a| a.parse::<std::net::SocketAddr>().ok())
+        .map(|a| a.ip())
+        .collect()
+}
+
+/// Logs the self-signed certificate's fingerprint, for users to compare with what their mail
+/// program shows before they trust it.
+fn announce_self_signed(certs: &[rustls::pki_types::CertificateDer<'static>]) {
+    if let Some(leaf) = certs.first() {
+        tracing::info!(
+            sha256 = %fingerprint(leaf),
+            "serving a self-signed certificate; mail programs will ask to trust it: compare this fingerprint"
+        );
     }
-    for _ in 0..3 {
-        at = der_element(der, at)?.2;
-    }
-    let (tag, validity, _) = der_element(der, at)?;
-    if tag != 0x30 {
-        return None;
-    }
-    let (t1, s1, e1) = der_element(der, validity)?;
-    let (t2, s2, e2) = der_element(der, e1)?;
-    Some((der_time(t2, &der[s2..e2])?, der_time(t1, &der[s1..e1])?))
 }
 
 /// The rustls server configuration the plan asks for, and the handle that swaps its
@@ -193,8 +230,15 @@ pub fn not_after_and_before(der: &[u8]) -> Option<(i64, i64)> {
 pub fn server_config(plan: &Plan) -> Result<(Arc<ServerConfig>, Arc<LiveCert>), TlsError> {
     let (certs, key) = match &plan.tls.source {
         CertificateSource::SelfSigned { chain, key } => {
-            ensure_self_signed(&plan.hostname, Path::new(chain), Path::new(key))?;
-            load(Path::new(chain), Path::new(key))?
+            ensure_self_signed(
+                &plan.hostname,
+                &listener_ips(plan),
+                Path::new(chain),
+                Path::new(key),
+            )?;
+            let (certs, key) = load(Path::new(chain), Path::new(key))?;
+            announce_self_signed(&certs);
+            (certs, key)
         }
         CertificateSource::Files { chain, key } => load(Path::new(chain), Path::new(key))?,
         CertificateSource::Acme { cache_dir, .. } => {
@@ -206,8 +250,10 @@ pub fn server_config(plan: &Plan) -> Result<(Arc<ServerConfig>, Arc<LiveCert>), 
                 Err(_) => {
                     let dir = cache.parent().unwrap_or(cache);
                     let (chain, key) = (dir.join("self-signed.pem"), dir.join("self-signed.key"));
-                    ensure_self_signed(&plan.hostname, &chain, &key)?;
-                    load(&chain, &key)?
+                    ensure_self_signed(&plan.hostname, &listener_ips(plan), &chain, &key)?;
+                    let (certs, key) = load(&chain, &key)?;
+                    announce_self_signed(&certs);
+                    (certs, key)
                 }
             }
         }
@@ -241,5 +287,54 @@ mod tests {
         assert_eq!(crate::time::rfc3339_utc(after), "2051-03-04T00:00:00Z");
         assert!(not_after_and_before(b"garbage").is_none());
         assert!(not_after_and_before(&cert.der()[..40]).is_none());
+    }
+
+    fn sans(der: &[u8]) -> Vec<String> {
+        let (_, cert) = x509_parser::parse_x509_certificate(der).expect("parses");
+        let san = cert.subject_alternative_name().expect("ok").expect("has SANs");
+        san.value.general_names.iter().map(|n| n.to_string()).collect()
+    }
+
+    /// Issue 13: the self-signed certificate said CN "rcgen self signed cert", 1975–4096, no
+    /// IP addresses; mail programs warned that the name did not match.
+    #[test]
+    fn the_self_signed_certificate_names_the_host_and_its_addresses() {
+        let dir = std::env::temp_dir().join(format!("yubin-self-signed-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("dir");
+        let (chain, key) = (dir.join("c.pem"), dir.join("k.pem"));
+        let ips: Vec<std::net::IpAddr> =
+            vec!["0.0.0.0".parse().expect("ip"), "192.0.2.7".parse().expect("ip")];
+        ensure_self_signed("mail.example.test", &ips, &chain, &key).expect("made");
+        let (certs, _) = load(&chain, &key).expect("loads");
+        let der = certs[0].as_ref();
+        let (_, cert) = x509_parser::parse_x509_certificate(der).expect("parses");
+        assert_eq!(cert.subject().to_string(), "CN=mail.example.test");
+        let names = sans(der);
+        // x509-parser shows IP addresses as hex bytes.
+        let loopback6 = "IPAddress(00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:01)";
+        for want in [
+            "DNSName(mail.example.test)",
+            "DNSName(localhost)",
+            "IPAddress(7f:00:00:01)",
+            loopback6,
+            "IPAddress(c0:00:02:07)",
+        ] {
+            assert!(names.iter().any(|n| n == want), "{want} in {names:?}");
+        }
+        assert_eq!(names.len(), 5, "not 0.0.0.0: {names:?}");
+        let (after, before) = not_after_and_before(der).expect("validity");
+        let now = crate::time::now_secs();
+        assert!(before <= now && now - before < 2 * 86_400, "from yesterday");
+        assert!((after - now) / 86_400 <= SELF_SIGNED_DAYS && (after - now) / 86_400 >= SELF_SIGNED_DAYS - 1);
+        assert_eq!(fingerprint(der).len(), 95);
+
+        // Kept while it fits; made again for another host name.
+        ensure_self_signed("mail.example.test", &ips, &chain, &key).expect("kept");
+        assert_eq!(load(&chain, &key).expect("loads").0[0].as_ref(), der);
+        ensure_self_signed("mx.other.test", &ips, &chain, &key).expect("made again");
+        let again = load(&chain, &key).expect("loads").0;
+        assert!(sans(again[0].as_ref()).contains(&"DNSName(mx.other.test)".to_owned()));
+        let _ = fs::remove_dir_all(&dir);
     }
 }
