@@ -12,6 +12,9 @@ use tracing::{info, warn};
 
 use crate::smtp::Services;
 
+/// How long a connection over a limit waits for a slot before it is refused.
+const SLOT_WAIT: Duration = Duration::from_secs(2);
+
 /// Accepts connections on `listener` until shutdown and runs `session` for each in its own
 /// task. A client over the connection limits of the listener called `name` gets `busy` (when
 /// the listener speaks plain text first) and is closed.
@@ -22,7 +25,7 @@ pub async fn accept_loop<F, Fut>(
     svc: Arc<Services>,
     session: F,
 ) where
-    F: Fn(TcpStream, SocketAddr) -> Fut,
+    F: Fn(TcpStream, SocketAddr) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let mut shutdown = svc.shutdown.clone();
@@ -33,7 +36,7 @@ pub async fn accept_loop<F, Fut>(
                 if *shutdown.borrow() { break } else { continue }
             }
         };
-        let (mut stream, peer) = match accepted {
+        let (stream, peer) = match accepted {
             Ok(a) => a,
             Err(e) => {
                 // EMFILE and friends: back off instead of spinning.
@@ -43,19 +46,38 @@ pub async fn accept_loop<F, Fut>(
             }
         };
         let _ = stream.set_nodelay(true);
-        let Some(slot) = svc.connections.acquire(&name, peer.ip()) else {
-            info!(listener = %name, peer = %peer, "refused: connection limit");
-            if let Some(msg) = &busy {
-                let _ = tokio::time::timeout(Duration::from_secs(5), stream.write_all(msg)).await;
-            }
-            continue;
-        };
         let guard = svc.active.enter();
-        let fut = session(stream, peer);
-        tokio::spawn(async move {
-            fut.await;
-            drop(slot);
-            drop(guard);
-        });
+        match svc.connections.acquire(&name, peer.ip()) {
+            Some(slot) => {
+                let fut = session(stream, peer);
+                tokio::spawn(async move {
+                    fut.await;
+                    drop(slot);
+                    drop(guard);
+                });
+            }
+            None => {
+                // At a limit: wait a moment for a slot (a session that just ended may not
+                // have let go of its own yet), then refuse.
+                let (svc, name, busy, session) = (svc.clone(), name.clone(), busy.clone(), session.clone());
+                let mut stream = stream;
+                tokio::spawn(async move {
+                    match svc.connections.acquire_within(&name, peer.ip(), SLOT_WAIT).await {
+                        Some(slot) => {
+                            session(stream, peer).await;
+                            drop(slot);
+                        }
+                        None => {
+                            info!(listener = %name, peer = %peer, "refused: connection limit");
+                            if let Some(msg) = &busy {
+                                let _ =
+                                    tokio::time::timeout(Duration::from_secs(5), stream.write_all(msg)).await;
+                            }
+                        }
+                    }
+                    drop(guard);
+                });
+            }
+        }
     }
 }

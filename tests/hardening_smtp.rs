@@ -192,3 +192,43 @@ fn submission_refuses_spoofable_headers() {
     }
     assert_eq!(y.inbox("alice@example.test").len(), 1);
 }
+
+/// Issue 13: a relay that closed its sessions and reconnected at once was refused ("refused:
+/// connection limit") while the closed sessions' slots were still held. Rounds of as many
+/// connections as the per-IP limit, each opened the moment the previous round said goodbye or
+/// hung up: none is refused.
+#[test]
+fn reconnecting_at_the_limit_the_moment_sessions_close_is_not_refused() {
+    let y = Yubin::start(&standard_config("limits {\n    connections 500 per-ip=5\n}\n"));
+    for round in 0..40 {
+        let mut sessions = Vec::new();
+        for _ in 0..5 {
+            let mut s = TcpStream::connect(("127.0.0.1", y.ports.smtp)).expect("connect");
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let greeting = read_reply(&mut s);
+            assert!(greeting.starts_with("220"), "round {round}: {greeting}");
+            sessions.push(s);
+        }
+        // Half of the rounds say goodbye, the others just hang up.
+        if round % 2 == 0 {
+            for s in &mut sessions {
+                assert!(cmd(s, "QUIT").starts_with("221"));
+            }
+        }
+        drop(sessions);
+    }
+    // The limit still holds for connections that stay.
+    let held: Vec<TcpStream> = (0..5)
+        .map(|_| {
+            let mut s = TcpStream::connect(("127.0.0.1", y.ports.smtp)).expect("connect");
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            assert!(read_reply(&mut s).starts_with("220"));
+            s
+        })
+        .collect();
+    let mut extra = TcpStream::connect(("127.0.0.1", y.ports.smtp)).expect("connect");
+    extra.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let r = read_reply(&mut extra);
+    assert!(r.starts_with("421"), "{r}");
+    drop(held);
+}

@@ -332,6 +332,10 @@ pub struct ConnectionLimits {
 struct Pool {
     total: Arc<Semaphore>,
     by_ip: Arc<Mutex<HashMap<IpAddr, u32>>>,
+    /// Woken whenever a slot is released.
+    freed: Arc<tokio::sync::Notify>,
+    /// Connections waiting for a slot now ([`ConnectionLimits::acquire_within`]).
+    waiting: Arc<std::sync::atomic::AtomicU32>,
 }
 
 /// Held for the life of a connection; releases its slots when dropped.
@@ -340,19 +344,26 @@ pub struct ConnectionSlot {
     _total: OwnedSemaphorePermit,
     ip: IpAddr,
     by_ip: Arc<Mutex<HashMap<IpAddr, u32>>>,
+    freed: Arc<tokio::sync::Notify>,
 }
 
 impl Drop for ConnectionSlot {
     fn drop(&mut self) {
-        let mut m = lock(&self.by_ip);
-        if let Some(n) = m.get_mut(&self.ip) {
-            *n -= 1;
-            if *n == 0 {
-                m.remove(&self.ip);
+        {
+            let mut m = lock(&self.by_ip);
+            if let Some(n) = m.get_mut(&self.ip) {
+                *n -= 1;
+                if *n == 0 {
+                    m.remove(&self.ip);
+                }
             }
         }
+        self.freed.notify_waiters();
     }
 }
+
+/// Connections of one listener that may wait for a slot at once; more are refused at once.
+const MAX_WAITING: u32 = 64;
 
 impl ConnectionLimits {
     /// `total` connections on each listener, `per_ip` from one address on each listener.
@@ -367,19 +378,64 @@ impl ConnectionLimits {
     /// A slot for a new connection from `ip` on `listener`, or `None` when one of that
     /// listener's limits is reached.
     pub fn acquire(&self, listener: &str, ip: IpAddr) -> Option<ConnectionSlot> {
-        let pool = lock(&self.pools)
+        let pool = self.pool(listener);
+        Self::take(&pool, self.per_ip, ip)
+    }
+
+    /// Like [`ConnectionLimits::acquire`], but waits up to `wait` for a slot to come free: a
+    /// client that reconnects the moment its last connection closed (a relay's next batch)
+    /// would otherwise race that session's end. At most [`MAX_WAITING`] connections of a
+    /// listener wait at once.
+    pub async fn acquire_within(
+        &self,
+        listener: &str,
+        ip: IpAddr,
+        wait: std::time::Duration,
+    ) -> Option<ConnectionSlot> {
+        use std::sync::atomic::Ordering;
+        let pool = self.pool(listener);
+        if let Some(slot) = Self::take(&pool, self.per_ip, ip) {
+            return Some(slot);
+        }
+        if pool.waiting.fetch_add(1, Ordering::SeqCst) >= MAX_WAITING {
+            pool.waiting.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        let deadline = tokio::time::Instant::now() + wait;
+        let slot = loop {
+            let freed = pool.freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            if let Some(slot) = Self::take(&pool, self.per_ip, ip) {
+                break Some(slot);
+            }
+            if tokio::time::timeout_at(deadline, freed).await.is_err() {
+                break Self::take(&pool, self.per_ip, ip);
+            }
+        };
+        pool.waiting.fetch_sub(1, Ordering::SeqCst);
+        slot
+    }
+
+    fn pool(&self, listener: &str) -> Arc<Pool> {
+        lock(&self.pools)
             .entry(listener.to_owned())
             .or_insert_with(|| {
                 Arc::new(Pool {
                     total: Arc::new(Semaphore::new(self.total as usize)),
                     by_ip: Arc::new(Mutex::new(HashMap::new())),
+                    freed: Arc::new(tokio::sync::Notify::new()),
+                    waiting: Arc::new(std::sync::atomic::AtomicU32::new(0)),
                 })
             })
-            .clone();
+            .clone()
+    }
+
+    fn take(pool: &Pool, per_ip: u32, ip: IpAddr) -> Option<ConnectionSlot> {
         let permit = pool.total.clone().try_acquire_owned().ok()?;
         let mut m = lock(&pool.by_ip);
         let n = m.entry(ip).or_insert(0);
-        if *n >= self.per_ip {
+        if *n >= per_ip {
             return None;
         }
         *n += 1;
@@ -387,6 +443,7 @@ impl ConnectionLimits {
             _total: permit,
             ip,
             by_ip: pool.by_ip.clone(),
+            freed: pool.freed.clone(),
         })
     }
 }

@@ -327,7 +327,7 @@ impl Default for Limits {
             message_size: 25 << 20,
             recipients_per_message: 100,
             connections: 500,
-            connections_per_ip: 20,
+            connections_per_ip: 50,
             send_rate: (1000, 3600),
             send_rate_per: "user",
             auth_failures: 5,

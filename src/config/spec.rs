@@ -699,13 +699,13 @@ pub static CONNECTIONS: NodeSpec = NodeSpec {
     props: &[opt(
         "per-ip",
         Ty::Integer,
-        Some("20"),
+        Some("50"),
         "From one IP address, on one listener.",
     )],
     children: &[],
     repeat: false,
     secret: false,
-    example: "connections 500 per-ip=20",
+    example: "connections 500 per-ip=50",
 };
 
 /// `limits > send-rate`.
@@ -837,7 +837,7 @@ pub static LIMITS: NodeSpec = NodeSpec {
     children: &[&CONNECTIONS, &SEND_RATE, &AUTH_FAILURES, &OUTBOUND_CONNECTIONS],
     repeat: false,
     secret: false,
-    example: "limits {\n    message-size \"25MiB\"\n    connections 500 per-ip=20\n}",
+    example: "limits {\n    message-size \"25MiB\"\n    connections 500 per-ip=50\n}",
 };
 
 /// `antivirus`.
