@@ -53,10 +53,18 @@ fn port_in_use_is_a_clear_error() {
     let (code, err) = serve_fails(&config(&dir, port, "data", ""), &[]);
     assert_eq!(code, Some(1), "{err}");
     assert!(
-        err.contains(&format!("cannot listen on 127.0.0.1:{port} (smtp)")),
+        err.contains(&format!(
+            "cannot listen on 127.0.0.1:{port} (listener `smtp` in `listen`)"
+        )),
         "{err}"
     );
     assert!(err.contains("in use"), "{err}");
+    // Issue 13: said once, with what to do.
+    assert_eq!(err.matches("cannot listen on").count(), 1, "{err}");
+    assert!(
+        err.contains("another program (or another yubin) holds this port"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -135,9 +143,10 @@ fn readme_quickstart_accepts_mail_at_once() {
     let example = common::root().join("examples/quickstart.kdl");
     let copy = dir.join("examples/quickstart.kdl");
     std::fs::copy(&example, &copy).unwrap();
+    let log = std::fs::File::create(dir.join("serve.log")).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_yubin"))
         .args(["serve", copy.to_str().unwrap()])
-        .stderr(std::process::Stdio::null())
+        .stderr(log)
         .spawn()
         .unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
@@ -175,10 +184,34 @@ fn readme_quickstart_accepts_mail_at_once() {
         ])
         .output()
         .unwrap();
+    // A client that sends the IP address as SNI (RFC 6066 says it must not; some do).
+    if have("openssl") {
+        let _ = Command::new("openssl")
+            .args([
+                "s_client",
+                "-connect",
+                "127.0.0.1:2993",
+                "-servername",
+                "127.0.0.1",
+            ])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
     let _ = child.wait();
+    // Issue 13: the config's warnings and the certificate's fingerprint are in the log; rustls's
+    // per-connection SNI complaint is not.
+    let log = std::fs::read_to_string(dir.join("serve.log")).unwrap();
+    assert!(log.contains("example_password_hash"), "{log}");
+    assert!(
+        log.contains("self-signed certificate") && log.contains("sha256="),
+        "{log}"
+    );
+    assert!(!log.contains("Illegal SNI"), "{log}");
     assert_eq!(code, 0, "{out}");
     assert_eq!(code2, 0, "{out2}");
     let fetched = String::from_utf8_lossy(&imap.stdout);

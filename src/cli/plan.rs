@@ -8,6 +8,11 @@ use crate::plan::{self, Plan};
 
 /// Compiles `file`, or explains why it cannot; `Err` carries the exit status.
 pub fn compile_file(file: &Path) -> Result<Plan, u8> {
+    compile_file_noting(file).map(|(plan, _)| plan)
+}
+
+/// Like [`compile_file`], also returning the warnings as one-line texts (for `serve`'s log).
+pub fn compile_file_noting(file: &Path) -> Result<(Plan, Vec<String>), u8> {
     let outcome = match config::load(file) {
         Ok(o) => o,
         Err(e) => {
@@ -24,7 +29,12 @@ pub fn compile_file(file: &Path) -> Result<Plan, u8> {
             EXIT_INVALID
         });
     };
-    Ok(plan::compile(cfg))
+    let warnings = outcome
+        .diagnostics
+        .iter()
+        .map(|d| report::short_line(d, &outcome.source))
+        .collect();
+    Ok((plan::compile(cfg), warnings))
 }
 
 /// Prints (or writes) the plan of `file`.

@@ -30,7 +30,7 @@ pub fn json(diag: &Diag, source: &Source) -> serde_json::Value {
 /// 200 GB. Such diagnostics are printed in the one-line form.
 const MAX_SNIPPET_LINE: usize = 1000;
 
-fn short_line(d: &Diag, source: &Source) -> String {
+pub fn short_line(d: &Diag, source: &Source) -> String {
     let (line, col) = source.line_col(d.span.offset());
     let help = d.help.as_ref().map_or(String::new(), |h| format!(" (help: {h})"));
     format!(

@@ -16,7 +16,10 @@ pub enum LogFormat {
 
 fn init_logging(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("YUBIN_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // rustls warns about every client that sends an IP address as SNI (RFC 6066 forbids it;
+    // mail clients connecting by address do it): not worth a line per connection.
+    let filter = EnvFilter::try_from_env("YUBIN_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,rustls::msgs::handshake=error"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -26,7 +29,7 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-fn load_plan(config: Option<&Path>, plan: Option<&Path>) -> Result<Plan, u8> {
+fn load_plan(config: Option<&Path>, plan: Option<&Path>) -> Result<(Plan, Vec<String>), u8> {
     if let Some(path) = plan {
         let bytes = std::fs::read(path).map_err(|e| {
             eprintln!("error: cannot read {}: {e}", path.display());
@@ -44,10 +47,10 @@ fn load_plan(config: Option<&Path>, plan: Option<&Path>) -> Result<Plan, u8> {
             );
             return Err(EXIT_INVALID);
         }
-        return Ok(plan);
+        return Ok((plan, Vec::new()));
     }
     match config {
-        Some(file) => super::plan::compile_file(file),
+        Some(file) => super::plan::compile_file_noting(file),
         None => {
             eprintln!("error: give a configuration file or --plan");
             Err(EXIT_UNREADABLE)
@@ -89,11 +92,15 @@ fn fixed_mmap_threshold() {}
 /// Runs the daemon.
 pub fn run(config: Option<&Path>, plan_file: Option<&Path>, log_format: LogFormat) -> u8 {
     fixed_mmap_threshold();
-    let plan = match load_plan(config, plan_file) {
+    let (plan, warnings) = match load_plan(config, plan_file) {
         Ok(p) => p,
         Err(code) => return code,
     };
     init_logging(log_format);
+    // What `yubin validate` would warn about, once at start.
+    for w in &warnings {
+        tracing::warn!("{w}");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -113,8 +120,8 @@ pub fn run(config: Option<&Path>, plan_file: Option<&Path>, log_format: LogForma
     match runtime.block_on(crate::runtime::serve(plan, options)) {
         Ok(()) => EXIT_OK,
         Err(e) => {
+            // Logging goes to stderr already: said once.
             tracing::error!("{e}");
-            eprintln!("error: {e}");
             EXIT_INVALID
         }
     }

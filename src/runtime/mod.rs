@@ -54,7 +54,7 @@ pub enum StartError {
         reason: String,
     },
     /// A port could not be bound.
-    #[error("cannot listen on {address} ({listener}): {reason}")]
+    #[error("cannot listen on {address} (listener `{listener}` in `listen`): {reason}")]
     Bind {
         /// Listener kind.
         listener: String,
@@ -155,7 +155,19 @@ fn bind(address: &str, listener: &str) -> Result<TcpListener, StartError> {
         // `[::]:25` and `0.0.0.0:25` are separate listeners, as the plan lists them.
         socket.set_only_v6(true).map_err(|e| err(e.to_string()))?;
     }
-    socket.bind(&addr.into()).map_err(|e| err(e.to_string()))?;
+    socket.bind(&addr.into()).map_err(|e| {
+        let hint = match e.kind() {
+            std::io::ErrorKind::AddrInUse => format!(
+                "another program (or another yubin) holds this port: stop it, or give `{listener}` another address in `listen`"
+            ),
+            std::io::ErrorKind::PermissionDenied => {
+                "ports below 1024 need root or CAP_NET_BIND_SERVICE (the systemd unit and the container grant it)".to_owned()
+            }
+            std::io::ErrorKind::AddrNotAvailable => "this machine has no such address".to_owned(),
+            _ => String::new(),
+        };
+        err(if hint.is_empty() { e.to_string() } else { format!("{e}; {hint}") })
+    })?;
     socket.listen(1024).map_err(|e| err(e.to_string()))?;
     socket.set_nonblocking(true).map_err(|e| err(e.to_string()))?;
     TcpListener::from_std(socket.into()).map_err(|e| err(e.to_string()))
