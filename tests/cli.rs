@@ -287,6 +287,17 @@ fn relative_paths_start_at_the_config_folder() {
     let plan: yubin::plan::Plan = serde_json::from_slice(&out.stdout).expect("plan");
     let real = std::fs::canonicalize(&dir.0).expect("canonical");
     assert_eq!(plan.storage.data_dir, real.join("var").display().to_string());
+    // Issue 13: copying such a file elsewhere moves its data; validate says so.
+    let err = String::from_utf8_lossy(&run(&["validate", "--format", "short", &f], None).stderr).into_owned();
+    assert!(err.contains("data_outside_config_folder"), "{err}");
+    let inside = write(
+        &dir,
+        "etc/n.kdl",
+        &base("storage {\n    data \"var/./x/../y\"\n}\n"),
+    );
+    let err =
+        String::from_utf8_lossy(&run(&["validate", "--format", "short", &inside], None).stderr).into_owned();
+    assert!(!err.contains("data_outside_config_folder"), "{err}");
 }
 
 #[test]

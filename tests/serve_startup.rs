@@ -137,7 +137,7 @@ fn readme_quickstart_accepts_mail_at_once() {
     if !have("swaks") || !have("curl") {
         return;
     }
-    // A copy of the example, so its `../var` lands in a temp dir and not in the checkout.
+    // A copy of the example, so its `var` lands in a temp dir and not in the checkout.
     let dir = TempDir::new("quickstart");
     std::fs::create_dir_all(dir.join("examples")).unwrap();
     let example = common::root().join("examples/quickstart.kdl");
@@ -219,7 +219,7 @@ fn readme_quickstart_accepts_mail_at_once() {
         fetched.contains("From: me@example.net"),
         "curl over IMAPS: {fetched}"
     );
-    let alice = dir.join("var/mail/example.test/alice/Maildir");
+    let alice = dir.join("examples/var/mail/example.test/alice/Maildir");
     let files = |sub: &str| std::fs::read_dir(alice.join(sub)).unwrap().count();
     assert_eq!(files("new") + files("cur"), 2, "MX message and team message");
 }

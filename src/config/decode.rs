@@ -256,9 +256,44 @@ fn default_storage(cx: &Cx) -> Storage {
     }
 }
 
+/// Whether a relative path climbs out of the folder it is relative to (`../var`, `a/../../b`).
+fn leaves_folder(path: &str) -> bool {
+    if std::path::Path::new(path).is_absolute() {
+        return false;
+    }
+    let mut depth = 0i32;
+    for part in path.split(['/', '\\']) {
+        match part {
+            "" | "." => {}
+            ".." => {
+                depth -= 1;
+                if depth < 0 {
+                    return true;
+                }
+            }
+            _ => depth += 1,
+        }
+    }
+    false
+}
+
 fn storage(cx: &mut Cx, node: &KdlNode) -> Storage {
     let mut r = Reader::new(cx, node, &spec::STORAGE);
-    let data = r.prop(cx, "data").and_then(|v| reader::path(cx, v)).map_or_else(
+    let data_value = r.prop(cx, "data");
+    if let Some(v) = &data_value
+        && let kdl::KdlValue::String(raw) = v.value
+        && leaves_folder(raw)
+    {
+        cx.diags
+            .warning(
+                Code::DataOutsideConfigFolder,
+                v.span,
+                format!("the data folder `{raw}` is outside this file's folder, and moves with wherever the file is"),
+            )
+            .label("relative, leaving the folder")
+            .help("give an absolute path, e.g. data \"/var/lib/yubin\", or one inside this file's folder");
+    }
+    let data = data_value.and_then(|v| reader::path(cx, v)).map_or_else(
         || reader::resolve_path(&cx.base_dir, "/var/lib/yubin"),
         |p| p.value,
     );

@@ -140,6 +140,9 @@ codes! {
     WeakPasswordHash => "weak_password_hash",
     /// Warning: a password hash from yubin's own documentation, whose password is published.
     ExamplePasswordHash => "example_password_hash",
+    /// Warning: a relative data folder outside the configuration file's folder (copying the
+    /// file elsewhere would silently move it).
+    DataOutsideConfigFolder => "data_outside_config_folder",
     /// Warning: backups that are kept on the same machine only.
     BackupLocalOnly => "backup_local_only",
 }
