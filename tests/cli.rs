@@ -248,11 +248,19 @@ fn plan_diff_says_what_changes() {
     let text = String::from_utf8(out.stdout).expect("utf-8");
     assert!(text.contains("+ mailbox bob@example.com"), "{text}");
     assert!(text.contains("+ route bob@example.com"), "{text}");
+    // Issue 13: which changes wait for a restart.
     assert!(
-        text.contains("~ limits.message_size_bytes: 26214400 → 52428800"),
+        text.contains("~ limits.message_size_bytes: 26214400 → 52428800  (after a restart)\n"),
         "{text}"
     );
-    assert!(text.ends_with("3 changes\n"), "{text}");
+    assert!(
+        text.contains("+ mailbox bob@example.com\n"),
+        "a reload applies it: {text}"
+    );
+    assert!(
+        text.ends_with("3 changes; 1 of them take effect after a restart, the others at a reload\n"),
+        "{text}"
+    );
     assert!(!text.contains("argon2id"), "hashes are not printed: {text}");
 
     let same = run(&["plan", "--diff", &old, &old], None);

@@ -66,11 +66,24 @@ pub fn diff(old: &Path, new: &Path) -> u8 {
     if changes.is_empty() {
         println!("no changes");
     } else {
+        let mut restart = 0;
         for c in &changes {
-            println!("{c}");
+            // The plan section a change is in decides whether a reload applies it.
+            let section = c.path().split(['.', '[']).next().unwrap_or_default();
+            if plan::RESTART_SECTIONS.contains(&section) {
+                restart += 1;
+                println!("{c}  (after a restart)");
+            } else {
+                println!("{c}");
+            }
         }
         let n = changes.len();
-        println!("{n} change{}", if n == 1 { "" } else { "s" });
+        let when = match restart {
+            0 => "a reload (systemctl reload yubin) applies them".to_owned(),
+            r if r == n => "they take effect after a restart (systemctl restart yubin)".to_owned(),
+            r => format!("{r} of them take effect after a restart, the others at a reload"),
+        };
+        println!("{n} change{}; {when}", if n == 1 { "" } else { "s" });
     }
     EXIT_OK
 }

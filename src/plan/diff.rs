@@ -35,6 +35,15 @@ pub enum Change {
     },
 }
 
+impl Change {
+    /// Where in the plan the change is (`limits.message_size_bytes`, ...).
+    pub fn path(&self) -> &str {
+        match self {
+            Change::Added { path, .. } | Change::Removed { path, .. } | Change::Changed { path, .. } => path,
+        }
+    }
+}
+
 impl std::fmt::Display for Change {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

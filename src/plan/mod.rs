@@ -8,6 +8,23 @@
 pub mod compile;
 pub mod diff;
 
+/// The plan's sections that a running server applies only after a restart (a reload applies
+/// the others: users, aliases, domains, routes, DKIM keys).
+pub const RESTART_SECTIONS: &[&str] = &[
+    "hostname",
+    "listeners",
+    "tls",
+    "storage",
+    "outbound",
+    "dns",
+    "submission",
+    "limits",
+    "antivirus",
+    "antispam",
+    "inbound_webhook",
+    "backup",
+];
+
 use std::collections::BTreeMap;
 
 use schemars::JsonSchema;

@@ -91,6 +91,7 @@ pub fn needs_restart(running: &Plan, new: &Plan) -> Vec<&'static str> {
         inbound_webhook,
         backup
     );
+    debug_assert!(out.iter().all(|s| crate::plan::RESTART_SECTIONS.contains(s)));
     out
 }
 
