@@ -34,7 +34,7 @@ targets=(
     "pop3_session   16384    2048  pop3"
     "http_webhook   1100000  3072  http"
     "mime           65536    2048  mime"
-    "config_kdl     131072   2048  kdl"
+    "config_kdl     65536    2048  kdl"
     "imap_list      65536    2048  list"
     "backup         65536    2048  -"
 )

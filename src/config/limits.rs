@@ -51,28 +51,65 @@ pub fn read(path: &Path) -> Result<Vec<u8>, ReadFailure> {
     Ok(bytes)
 }
 
-/// The byte offset of the first `{` that opens a block deeper than [`MAX_DEPTH`], if any.
-/// Blocks after a slashdash (`/-`) count: kdl parses them too.
-pub fn too_deep(text: &str) -> Option<usize> {
+/// What the structure pre-scan refuses before the KDL parser runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Structure {
+    /// A `{` that opens a block deeper than [`MAX_DEPTH`].
+    TooDeep(usize),
+    /// A `}` with no open block: never valid KDL, and the parser's recovery from a flood of
+    /// them is slow (100,000 took seconds).
+    StrayClose(usize),
+}
+
+/// The first structural problem, if any, by byte offset. Blocks after a slashdash (`/-`)
+/// count: kdl parses them too.
+pub fn structure(text: &str) -> Option<Structure> {
     let mut depth = 0usize;
     for token in lexer::tokens(text) {
         match token.kind {
             Kind::Open => {
                 depth += 1;
                 if depth > MAX_DEPTH {
-                    return Some(token.start);
+                    return Some(Structure::TooDeep(token.start));
                 }
             }
-            Kind::Close => depth = depth.saturating_sub(1),
+            Kind::Close if depth == 0 => return Some(Structure::StrayClose(token.start)),
+            Kind::Close => depth -= 1,
             _ => {}
         }
     }
     None
 }
 
+/// The byte offset of the first `{` that opens a block deeper than [`MAX_DEPTH`], if any.
+pub fn too_deep(text: &str) -> Option<usize> {
+    match structure(text) {
+        Some(Structure::TooDeep(at)) => Some(at),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the config_kdl fuzz target: 100,000 `}` took the parser's error recovery
+    /// seconds (13 s under the fuzzer). A `}` that closes nothing is refused at once.
+    #[test]
+    fn a_stray_close_is_found_before_parsing() {
+        assert_eq!(structure("a { }\n}"), Some(Structure::StrayClose(6)));
+        assert_eq!(structure(&"}".repeat(100_000)), Some(Structure::StrayClose(0)));
+        for fine in [
+            "a \"}\" { }",
+            "/* } */ a",
+            "a #\"}\"#",
+            "// }\na",
+            "a { b \"{\" }",
+            "/-a { }",
+        ] {
+            assert_eq!(structure(fine), None, "{fine}");
+        }
+    }
 
     #[test]
     fn depth_is_counted_outside_strings_and_comments() {

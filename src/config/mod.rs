@@ -116,16 +116,26 @@ fn too_large(path: &Path, size: u64) -> Outcome {
 /// outcome does not depend on the stack of the caller (a tokio blocking thread on reload).
 pub fn parse(path: &Path, text: &str, base_dir: &Path) -> Outcome {
     let source = Source::new(path, text);
-    if let Some(offset) = limits::too_deep(text) {
+    if let Some(problem) = limits::structure(text) {
         let mut diags = Diagnostics::default();
-        diags
-            .error(
-                Code::TooDeep,
-                miette::SourceSpan::from(offset..offset + 1),
-                format!("blocks are nested more than {} deep", limits::MAX_DEPTH),
-            )
-            .label("one level too many")
-            .help("mail.kdl needs at most 4 levels (`domain { user { ... } }`): is a `}` missing?");
+        match problem {
+            limits::Structure::TooDeep(offset) => diags
+                .error(
+                    Code::TooDeep,
+                    miette::SourceSpan::from(offset..offset + 1),
+                    format!("blocks are nested more than {} deep", limits::MAX_DEPTH),
+                )
+                .label("one level too many")
+                .help("mail.kdl needs at most 4 levels (`domain { user { ... } }`): is a `}` missing?"),
+            limits::Structure::StrayClose(offset) => diags
+                .error(
+                    Code::Syntax,
+                    miette::SourceSpan::from(offset..offset + 1),
+                    "a `}` that closes no block",
+                )
+                .label("no `{` before it")
+                .help("remove it, or add the `{` it belongs to"),
+        };
         return Outcome {
             source,
             config: None,
