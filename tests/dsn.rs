@@ -74,10 +74,7 @@ fn dsn_parameters_go_on_to_a_relay_that_offers_dsn() {
         &["RET=HDRS", "ENVID=order+2B42"],
         &["NOTIFY=SUCCESS,DELAY", "ORCPT=rfc822;bob@remote.example"],
     );
-    wait_for("the message at the sink", Duration::from_secs(20), || {
-        !sink.messages().is_empty()
-    });
-    let m = &sink.messages()[0];
+    let m = &sink.wait_message("the message at the sink", |m| m.contains("X-Rcpt-Args:"));
     assert!(
         m.contains("X-Mail-Args: <alice@example.test> RET=HDRS ENVID=order+2B42"),
         "{m}"
@@ -112,7 +109,7 @@ fn a_relay_without_dsn_earns_a_relayed_report() {
     wait_for("the relayed report", Duration::from_secs(20), || {
         !reports(&y, "relayed").is_empty()
     });
-    let m = &sink.messages()[0];
+    let m = &sink.wait_message("the message at the sink", |m| m.contains("X-Rcpt-Args:"));
     assert!(
         m.contains("X-Mail-Args: <alice@example.test>\n"),
         "no DSN parameters to a non-DSN server: {m}"

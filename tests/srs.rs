@@ -6,18 +6,8 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use common::server::{RawClient, Yubin, free_port, have, standard_config};
 use common::sink::Sink;
-
-fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 /// One message over SMTP to yubin's MX port; the replies to MAIL, RCPT and the end of data.
 fn smtp(port: u16, from: &str, to: &str) -> Vec<String> {
@@ -70,11 +60,9 @@ fn forwarded_mail_leaves_with_an_srs_sender_and_bounces_find_their_way_back() {
     // A stranger writes to the alias: the copy for friend@ leaves with an SRS sender.
     let r = smtp(y.ports.smtp, "sam@stranger.example", "fwd@example.test");
     assert!(r.last().is_some_and(|l| l.starts_with("250")), "{r:?}");
-    wait_for("the forwarded copy", Duration::from_secs(20), || {
-        sink.messages().len() == 1
+    let m = &sink.wait_message("the forwarded copy", |m| {
+        rcpt_args(m).starts_with("<friend@remote.example>")
     });
-    let m = &sink.messages()[0];
-    assert!(rcpt_args(m).starts_with("<friend@remote.example>"), "{m}");
     let sender = mail_args(m)
         .split_whitespace()
         .next()
@@ -89,14 +77,9 @@ fn forwarded_mail_leaves_with_an_srs_sender_and_bounces_find_their_way_back() {
     // The destination bounces it: the bounce reaches the stranger through us.
     let r = smtp(y.ports.smtp, "", &sender);
     assert!(r.last().is_some_and(|l| l.starts_with("250")), "{r:?}");
-    wait_for("the bounce sent on", Duration::from_secs(20), || {
-        sink.messages().len() == 2
+    let back = sink.wait_message("the bounce sent on to the original sender", |m| {
+        rcpt_args(m).starts_with("<sam@stranger.example>")
     });
-    let back = sink
-        .messages()
-        .into_iter()
-        .find(|m| rcpt_args(m).starts_with("<sam@stranger.example>"))
-        .expect("the bounce went to the original sender");
     assert!(mail_args(&back).starts_with("<>"), "{back}");
 
     // A forged or mangled SRS address is refused at RCPT.
@@ -107,16 +90,9 @@ fn forwarded_mail_leaves_with_an_srs_sender_and_bounces_find_their_way_back() {
     // Our own user's mail through the alias keeps its sender.
     let r = smtp(y.ports.smtp, "alice@example.test", "fwd@example.test");
     assert!(r.last().is_some_and(|l| l.starts_with("250")), "{r:?}");
-    wait_for("the third message", Duration::from_secs(20), || {
-        sink.messages().len() == 3
+    sink.wait_message("our own user's message, its sender unchanged", |m| {
+        mail_args(m).starts_with("<alice@example.test>")
     });
-    assert!(
-        sink.messages()
-            .iter()
-            .any(|m| mail_args(m).starts_with("<alice@example.test>")),
-        "{:?}",
-        sink.messages()
-    );
     let key = y.data.join("srs.key");
     let mode =
         std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&key).expect("srs.key").permissions());

@@ -46,6 +46,23 @@ impl Sink {
     pub fn messages(&self) -> Vec<String> {
         dumped(&self.dump.0)
     }
+
+    /// The first message that `pred` accepts, waiting up to 20 s for it (smtp-sink writes a
+    /// dump while it receives: a file may be there before its headers are).
+    pub fn wait_message(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(m) = self.messages().into_iter().find(|m| pred(m)) {
+                return m;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}: {:?}",
+                self.messages()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
 }
 
 fn dumped(dump: &Path) -> Vec<String> {
