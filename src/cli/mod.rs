@@ -5,6 +5,7 @@ mod backup;
 mod dns;
 mod hash_password;
 mod health;
+mod init;
 mod plan;
 mod queue;
 mod report;
@@ -116,6 +117,9 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Write a commented production mail.kdl for a domain and its first account (a password
+    /// printed once), generate the DKIM key, and print the DNS records and the next steps.
+    Init(init::Init),
     /// Read a password (no echo on a terminal; one line from stdin otherwise) and print its
     /// argon2id hash for `password-hash`.
     HashPassword {
@@ -180,6 +184,7 @@ pub fn main() -> ExitCode {
         Command::Backup { config, action } => backup::run(&config, action),
         Command::Dns { file, check } => dns::run(&file, check),
         Command::HashPassword { min_length } => hash_password::run(min_length),
+        Command::Init(i) => init::run(i),
         Command::Health { file, timeout } => health::run(&file, std::time::Duration::from_secs(timeout)),
     };
     ExitCode::from(code)
