@@ -335,7 +335,8 @@ fn dns_check_reports_missing_and_different_records() {
         "c.test.\t3600\tIN\tTXT\t\"v=spf1 mx -all\"",
         "c1._domainkey.c.test.\t3600\tIN\tTXT\t\"v=DKIM1; k=ed25519; p=",
         "_dmarc.c.test.\t3600\tIN\tTXT\t\"v=DMARC1; p=quarantine; rua=mailto:reports@c.test\"",
-        "_mta-sts.c.test.\t3600\tIN\tTXT\t\"v=STSv1; id=",
+        // Only as a comment: nothing serves the policy yet (issue 13).
+        "; _mta-sts.c.test.\t3600\tIN\tTXT\t\"v=STSv1; id=",
         "_smtp._tls.c.test.\t3600\tIN\tTXT\t\"v=TLSRPTv1; rua=mailto:postmaster@c.test\"",
     ] {
         assert!(zone.contains(needle), "missing {needle:?} in:\n{zone}");
@@ -378,6 +379,6 @@ fn dns_check_reports_missing_and_different_records() {
     );
     assert!(report.contains("ok        c1._domainkey.c.test TXT"), "{report}");
     assert!(report.contains("ok        c.test MX 10 mx.c.test"), "{report}");
-    assert!(report.contains("4 of 6 records as expected"), "{report}");
+    assert!(report.contains("3 of 5 records as expected"), "{report}");
     let _ = Stdio::null();
 }

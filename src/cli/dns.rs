@@ -36,9 +36,13 @@ pub fn run(config: &Path, check: bool) -> u8 {
             println!("{}", r.zone_line());
         }
         println!(";");
-        println!("; MTA-STS policy to serve at https://mta-sts.<domain>/.well-known/mta-sts.txt:");
+        println!("; MTA-STS (RFC 8461), optional: yubin does not serve the policy yet. Publish these");
+        println!("; records only once https://mta-sts.<domain>/.well-known/mta-sts.txt serves this policy:");
         for line in dns::mta_sts_policy(&plan.hostname).lines() {
             println!(";   {line}");
+        }
+        for domain in plan.domains.keys() {
+            println!("; {}", dns::mta_sts_record(domain, &plan.hostname));
         }
         return EXIT_OK;
     }

@@ -104,15 +104,6 @@ pub fn records(plan: &Plan, signer: &Signer) -> Vec<Record> {
                 comment: None,
             });
         }
-        let policy = mta_sts_policy(&plan.hostname);
-        out.push(Record {
-            name: format!("_mta-sts.{domain}"),
-            kind: "TXT",
-            value: format!("v=STSv1; id={}", policy_id(&policy)),
-            comment: Some(format!(
-                "MTA-STS (RFC 8461): serve the policy at https://mta-sts.{domain}/.well-known/mta-sts.txt"
-            )),
-        });
         out.push(Record {
             name: format!("_smtp._tls.{domain}"),
             kind: "TXT",
@@ -127,6 +118,15 @@ pub fn records(plan: &Plan, signer: &Signer) -> Vec<Record> {
 /// served and verified; switch to `enforce` then).
 pub fn mta_sts_policy(hostname: &str) -> String {
     format!("version: STSv1\r\nmode: testing\r\nmx: {hostname}\r\nmax_age: 604800\r\n")
+}
+
+/// The `_mta-sts` TXT record for `domain` (RFC 8461 §3.1), to publish only once the policy
+/// is served: yubin does not serve it yet, so `yubin dns` prints it as a comment.
+pub fn mta_sts_record(domain: &str, hostname: &str) -> String {
+    format!(
+        "_mta-sts.{domain}.\t3600\tIN\tTXT\t\"v=STSv1; id={}\"",
+        policy_id(&mta_sts_policy(hostname))
+    )
 }
 
 /// A stable id for a policy (changes exactly when the policy does): FNV-1a, hex.
