@@ -16,6 +16,7 @@ pub mod imap;
 pub mod listen;
 pub mod live;
 pub mod mailbox;
+pub mod metrics;
 pub mod msgauth;
 pub mod plan;
 pub mod pop3;

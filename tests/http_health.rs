@@ -51,6 +51,50 @@ fn healthz_metrics_and_the_health_command() {
         metrics.contains("\nyubin_queue_recipients_pending 0\n"),
         "{metrics}"
     );
+    assert!(
+        metrics.contains("\nyubin_queue_oldest_age_seconds 0\n"),
+        "{metrics}"
+    );
+
+    // Issue 13: counters and a latency histogram. A message over SMTP, a wrong password over
+    // submission (after STARTTLS): each shows.
+    let (code, out) = common::server::swaks(&[
+        "--server",
+        &format!("127.0.0.1:{}", y.ports.smtp),
+        "--to",
+        "alice@example.test",
+        "--from",
+        "someone@remote.example",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let (_, out) = common::server::swaks(&[
+        "--server",
+        &format!("127.0.0.1:{}", y.ports.submission),
+        "--tls",
+        "--auth-user",
+        "alice@example.test",
+        "--auth-password",
+        "wrong",
+        "--to",
+        "bob@example.test",
+        "--from",
+        "alice@example.test",
+    ]);
+    assert!(out.contains("535"), "{out}");
+    let metrics = get(http, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    for want in [
+        "\nyubin_messages_received_total{listener=\"smtp\"} 1\n",
+        // swaks tries each mechanism it knows: one failure or more.
+        "\nyubin_auth_failures_total{protocol=\"smtp\"} ",
+        "\nyubin_tls_handshakes_total{version=\"TLSv1_3\"} 1\n",
+        "# TYPE yubin_smtp_transaction_seconds histogram\n",
+        "\nyubin_smtp_transaction_seconds_count 1\n",
+        "\nyubin_smtp_transaction_seconds_bucket{le=\"+Inf\"} 1\n",
+        "# TYPE yubin_bans_total counter\n",
+    ] {
+        assert!(metrics.contains(want), "{want:?} in\n{metrics}");
+    }
+
     assert!(get(http, "GET /nope HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 404"));
     assert!(get(http, "POST /healthz HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 405"));
     let head = get(http, "HEAD /healthz HTTP/1.1\r\n\r\n");

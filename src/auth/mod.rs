@@ -310,6 +310,9 @@ pub async fn attempt_login(
         Err(AuthError::Invalid) => {
             *session_failures += 1;
             let banned = bans.record_failure(ip);
+            if banned {
+                crate::metrics::ban();
+            }
             Login::Invalid {
                 close: banned || *session_failures >= MAX_FAILED_LOGINS_PER_SESSION,
             }

@@ -52,7 +52,12 @@ pub async fn accept_loop(listener: TcpListener, info: Arc<HttpListener>, svc: Ar
                 return;
             };
             match tokio::time::timeout(svc.timeouts.tls, acceptor.accept(stream)).await {
-                Ok(Ok(tls)) => serve(tls, peer, info, svc).await,
+                Ok(Ok(tls)) => {
+                    if let Some(v) = tls.get_ref().1.protocol_version() {
+                        crate::metrics::tls_handshake(&format!("{v:?}"));
+                    }
+                    serve(tls, peer, info, svc).await
+                }
                 Ok(Err(e)) => debug!(%peer, error = %e, "https: TLS handshake failed"),
                 Err(_) => debug!(%peer, "https: TLS handshake timed out"),
             }
@@ -182,5 +187,18 @@ async fn metrics(svc: &Services, info: &HttpListener) -> String {
         "Mailboxes served.",
         svc.routing.get().mailboxes().count().to_string(),
     );
+    let oldest: Option<i64> = sqlx::query_scalar("SELECT MIN(created) FROM queue_messages")
+        .fetch_one(&svc.db)
+        .await
+        .ok()
+        .flatten();
+    gauge(
+        "yubin_queue_oldest_age_seconds",
+        "Age of the oldest queued message (0: the queue is empty).",
+        oldest
+            .map_or(0, |c| (crate::time::now_secs() - c).max(0))
+            .to_string(),
+    );
+    out.push_str(&crate::metrics::render());
     out
 }

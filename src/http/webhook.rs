@@ -491,6 +491,7 @@ async fn take(
             return (503, json!({ "error": "temporary failure; try again" }));
         }
     }
+    crate::metrics::message_received("webhook");
     (
         200,
         json!({ "id": id, "accepted": accepted, "rejected": rejections, "checks": checks }),

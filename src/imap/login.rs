@@ -123,6 +123,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                 Flow::Close
             }
             Login::Invalid { close } => {
+                crate::metrics::auth_failure("imap");
                 warn!(login = %login, close, "authentication failed");
                 self.tagged(tag, "NO", "[AUTHENTICATIONFAILED] Authentication failed");
                 if close {

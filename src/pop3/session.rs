@@ -338,6 +338,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                 return Flow::Close;
             }
             Login::Invalid { close } => {
+                crate::metrics::auth_failure("pop3");
                 warn!(login = %login, close, "authentication failed");
                 self.err("[AUTH] Authentication failed");
                 return if close { Flow::Close } else { Flow::Continue };

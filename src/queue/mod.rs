@@ -492,6 +492,11 @@ impl Queue {
                 Outcome::Delivered(reply) => reply.to_string(),
                 Outcome::Failed(why) | Outcome::Deferred(why) => why.clone(),
             };
+            crate::metrics::outbound(match &o {
+                Outcome::Delivered(_) => "delivered",
+                Outcome::Failed(_) => "bounced",
+                Outcome::Deferred(_) => "deferred",
+            });
             let status = match o {
                 Outcome::Delivered(reply) => {
                     if !passed_on && Action::Relayed.wanted(r.notify.as_deref()) {

@@ -305,6 +305,9 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<IO> {
         let tls = tokio::time::timeout(timeout, acceptor.accept(io))
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
+        if let Some(v) = tls.get_ref().1.protocol_version() {
+            crate::metrics::tls_handshake(&format!("{v:?}"));
+        }
         self.stream = Stream::Tls(Box::new(tls));
         Ok(())
     }

@@ -412,6 +412,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
                 Flow::Close
             }
             Login::Invalid { close } => {
+                crate::metrics::auth_failure("smtp");
                 warn!(login = %login, close, "authentication failed");
                 self.conn.reply(&reply::auth_failed());
                 if close {
@@ -765,6 +766,10 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
         };
         let result = self.deliver(&txn, body, outcome).await;
         let elapsed_ms = txn.started.elapsed().as_millis() as u64;
+        crate::metrics::smtp_transaction(txn.started.elapsed());
+        if result.is_ok() {
+            crate::metrics::message_received(&self.listener.name);
+        }
         match &result {
             Ok(summary) => info!(
                 id = %txn.id,
