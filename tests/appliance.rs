@@ -269,3 +269,36 @@ fn rpm_holds_the_binary_and_host_files() {
     let version = run(Command::new(xd.join("usr/bin/yubin")).arg("--version"));
     assert!(String::from_utf8_lossy(&version.stdout).starts_with("yubin "));
 }
+
+/// Issue 13: the native unit, as shipped, passes `systemd-analyze verify` without a warning
+/// (unknown keys and bad values are only warnings there: stderr must be empty), in a root that
+/// holds the binary and systemd's own units.
+#[test]
+fn the_systemd_unit_verifies_as_shipped() {
+    if !have("systemd-analyze") {
+        return;
+    }
+    let root = TempDir::new("unit-root");
+    let r = std::fs::canonicalize(&root.0).unwrap();
+    for d in ["usr/bin", "bin", "etc/systemd/system", "usr/lib/systemd"] {
+        std::fs::create_dir_all(r.join(d)).unwrap();
+    }
+    std::fs::copy(env!("CARGO_BIN_EXE_yubin"), r.join("usr/bin/yubin")).unwrap();
+    std::fs::copy("/bin/kill", r.join("bin/kill")).unwrap();
+    let status = Command::new("cp")
+        .args(["-r", "/lib/systemd/system"])
+        .arg(r.join("usr/lib/systemd/"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let unit = r.join("etc/systemd/system/yubin.service");
+    std::fs::copy(common::root().join("appliance/systemd/yubin.service"), &unit).unwrap();
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(format!("--root={}", r.display()))
+        .arg(&unit)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && err.trim().is_empty(), "{err}");
+}

@@ -123,7 +123,8 @@ open(d + "/expired.pem", "wb").write(cert.public_bytes(serialization.Encoding.PE
 open(d + "/expired.key", "wb").write(key.private_bytes(serialization.Encoding.PEM,
     serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()))
 "#;
-    let out = Command::new("python3")
+    // Debian's python3-cryptography (.ci/install-packages), whatever python3 is first in PATH.
+    let out = Command::new("/usr/bin/python3")
         .args(["-c", script])
         .arg(dir)
         .output()
