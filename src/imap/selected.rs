@@ -102,6 +102,11 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
             )
         };
         self.untagged(&format!("{} EXISTS", uids.len()));
+        // Claimed before the view was taken: one expunged in between is not in it.
+        let recent: BTreeSet<u32> = recent
+            .into_iter()
+            .filter(|u| uids.binary_search(u).is_ok())
+            .collect();
         if !self.rev2 {
             self.untagged(&format!("{} RECENT", recent.len()));
             if let Some(u) = first_unseen {
@@ -329,13 +334,23 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Session<IO> {
     /// taken as \Recent, and says how many it holds.
     async fn take_recent(&mut self, folder: &Folder) {
         let Some(sel) = &self.sel else { return };
+        // Only messages this session's view holds: one that arrived after it was taken is
+        // not known to the client yet (imaptest's stress run caught `5 RECENT` with 1 EXISTS).
+        let max = sel.uids.last().copied().unwrap_or(0);
         let news: Vec<u32> = if sel.read_only {
-            folder.unclaimed_recent().await
+            folder
+                .unclaimed_recent()
+                .await
+                .into_iter()
+                .filter(|u| *u <= max)
+                .collect()
         } else {
-            folder.claim_recent().await.unwrap_or_default()
+            folder.claim_recent_up_to(max).await.unwrap_or_default()
         };
         let Some(sel) = &mut self.sel else { return };
         sel.recent.extend(news);
+        let uids = &sel.uids;
+        sel.recent.retain(|u| uids.binary_search(u).is_ok());
         let n = sel.recent.len();
         self.untagged(&format!("{n} RECENT"));
     }

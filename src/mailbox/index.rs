@@ -358,9 +358,21 @@ impl Folder {
     /// Claims the messages no session has seen as \Recent yet: they are recent for the caller
     /// (a session with the folder selected read-write) and for nobody else (RFC 3501 §2.3.2).
     pub async fn claim_recent(&self) -> Result<Vec<u32>, IndexError> {
+        self.claim_recent_up_to(u32::MAX).await
+    }
+
+    /// Like [`Folder::claim_recent`], for the messages with UIDs up to `max` only: a session
+    /// claims what its view holds, not what arrived since (it would announce more \Recent
+    /// messages than it has reported to exist).
+    pub async fn claim_recent_up_to(&self, max: u32) -> Result<Vec<u32>, IndexError> {
         let mut st = self.state.lock().await;
         let floor = st.recent_uid;
-        let claimed: Vec<u32> = st.msgs.iter().map(|m| m.uid).filter(|u| *u > floor).collect();
+        let claimed: Vec<u32> = st
+            .msgs
+            .iter()
+            .map(|m| m.uid)
+            .filter(|u| *u > floor && *u <= max)
+            .collect();
         if let Some(&last) = claimed.last() {
             sqlx::query("UPDATE folders SET recent_uid = ? WHERE id = ?")
                 .bind(i64::from(last))
