@@ -49,7 +49,10 @@ pub fn opportunistic_connector() -> TlsConnector {
         .with_safe_default_protocol_versions()
         .expect("default protocol versions")
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(p)))
+        .with_custom_certificate_verifier(Arc::new(Verifier {
+            trust: Trust::Any,
+            provider: p,
+        }))
         .with_no_client_auth();
     TlsConnector::from(Arc::new(config))
 }
@@ -80,10 +83,12 @@ pub fn verifying_connector(ca_file: Option<&Path>, pins: &[[u8; 32]]) -> Result<
     let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), p.clone())
         .build()
         .map_err(|e| e.to_string())?;
-    let verifier = RelayVerifier {
-        webpki,
-        pinned,
-        only_pins: !pins.is_empty(),
+    let verifier = Verifier {
+        trust: Trust::Relay {
+            webpki,
+            pinned,
+            only_pins: !pins.is_empty(),
+        },
         provider: p.clone(),
     };
     let config = rustls::ClientConfig::builder_with_provider(p)
@@ -102,18 +107,30 @@ fn sha256(der: &[u8]) -> [u8; 32] {
     out
 }
 
-/// Pinned certificates first, then (unless fingerprints were configured) the CAs.
+/// What an outbound connection trusts.
 #[derive(Debug)]
-struct RelayVerifier {
-    webpki: Arc<WebPkiServerVerifier>,
-    /// SHA-256 digests of trusted certificates.
-    pinned: Vec<[u8; 32]>,
-    /// `tls-fingerprint` given: no CA can vouch for another certificate.
-    only_pins: bool,
+enum Trust {
+    /// Any certificate: opportunistic TLS to MX hosts, where the alternative is plain text
+    /// (RFC 7435).
+    Any,
+    /// A relay: pinned certificates first, then (unless fingerprints were configured) the CAs.
+    Relay {
+        webpki: Arc<WebPkiServerVerifier>,
+        /// SHA-256 digests of trusted certificates.
+        pinned: Vec<[u8; 32]>,
+        /// `tls-fingerprint` given: no CA can vouch for another certificate.
+        only_pins: bool,
+    },
+}
+
+/// The certificate check of [`Trust`]; handshake signatures are checked whatever it is.
+#[derive(Debug)]
+struct Verifier {
+    trust: Trust,
     provider: Arc<CryptoProvider>,
 }
 
-impl ServerCertVerifier for RelayVerifier {
+impl ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -122,16 +139,21 @@ impl ServerCertVerifier for RelayVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        if self.pinned.contains(&sha256(end_entity)) {
+        let Trust::Relay {
+            webpki,
+            pinned,
+            only_pins,
+        } = &self.trust
+        else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        if pinned.contains(&sha256(end_entity)) {
             return Ok(ServerCertVerified::assertion());
         }
-        let why = if self.only_pins {
+        let why = if *only_pins {
             "its fingerprint matches no tls-fingerprint".to_owned()
         } else {
-            match self
-                .webpki
-                .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-            {
+            match webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
                 Ok(v) => return Ok(v),
                 Err(e) => e.to_string(),
             }
@@ -181,46 +203,6 @@ impl ServerCertVerifier for RelayVerifier {
     }
 }
 
-/// A verifier that accepts any certificate: opportunistic TLS to MX hosts, where the
-/// alternative is plain text (RFC 7435). Handshake signatures are still checked.
-#[derive(Debug)]
-struct AcceptAnyCertificate(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for AcceptAnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,21 +217,23 @@ mod tests {
         params.self_signed(&key).expect("certificate").der().clone()
     }
 
-    fn verifier(pinned: &[&CertificateDer<'_>], only_pins: bool) -> RelayVerifier {
+    fn verifier(pinned: &[&CertificateDer<'_>], only_pins: bool) -> Verifier {
         let p = provider();
         let mut roots = rustls::RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        RelayVerifier {
-            webpki: WebPkiServerVerifier::builder_with_provider(Arc::new(roots), p.clone())
-                .build()
-                .expect("verifier"),
-            pinned: pinned.iter().map(|c| sha256(c)).collect(),
-            only_pins,
+        Verifier {
+            trust: Trust::Relay {
+                webpki: WebPkiServerVerifier::builder_with_provider(Arc::new(roots), p.clone())
+                    .build()
+                    .expect("verifier"),
+                pinned: pinned.iter().map(|c| sha256(c)).collect(),
+                only_pins,
+            },
             provider: p,
         }
     }
 
-    fn check(v: &RelayVerifier, cert: &CertificateDer<'_>, name: &str) -> Result<(), String> {
+    fn check(v: &Verifier, cert: &CertificateDer<'_>, name: &str) -> Result<(), String> {
         let name = ServerName::try_from(name.to_owned()).expect("name");
         v.verify_server_cert(cert, &[], &name, &[], UnixTime::now())
             .map(|_| ())
